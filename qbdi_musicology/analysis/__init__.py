@@ -1,0 +1,1 @@
+"""Analyses of scores and of query/improvisation pairs (harmony, Tonnetz, dynamics, drift)."""

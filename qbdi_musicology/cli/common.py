@@ -1,0 +1,34 @@
+"""Helpers shared by the sub-command modules."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..errors import ParameterError
+
+
+def add_command(subparsers, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    """Add a sub-command whose ``--help`` ends with a worked example."""
+    return subparsers.add_parser(
+        name, help=help, description=help, epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def parse_rates(text: str) -> list[float]:
+    """Parse ``'0,8,32,inf'`` into ``[0.0, 8.0, 32.0, inf]`` (bits per bar)."""
+    rates = []
+    for item in (t.strip() for t in text.split(",")):
+        if not item:
+            continue
+        try:
+            value = math.inf if item.lower() in ("inf", "full") else float(item)
+        except ValueError:
+            raise ParameterError(
+                f"rate {item!r} is not a number; give bits per bar like 0,8,32,inf") from None
+        if math.isnan(value) or value < 0:
+            raise ParameterError(f"rate {item!r} must be >= 0 bits per bar (or inf)")
+        rates.append(value)
+    if not rates:
+        raise ParameterError("no rates given; give bits per bar like 0,8,32,inf")
+    return rates

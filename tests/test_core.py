@@ -1,0 +1,55 @@
+"""The grid, the chroma helpers, the error conventions and the CLI frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qbdi_musicology.analysis.chroma import bars_chroma, best_triad, triad_name
+from qbdi_musicology.cli import main
+from qbdi_musicology.errors import ParameterError
+from qbdi_musicology.fileio import write_text_atomic
+from qbdi_musicology.grid import DEFAULT_GRID, Grid
+
+
+def test_paper_grid_sizes():
+    assert DEFAULT_GRID.steps == 16
+    assert DEFAULT_GRID.pitches == 78
+    assert DEFAULT_GRID.input_size == 2496
+    assert DEFAULT_GRID.time_signature == "4/4"
+    assert Grid.from_dict(DEFAULT_GRID.to_dict()) == DEFAULT_GRID
+
+
+@pytest.mark.parametrize("kwargs", [{"beats": 0}, {"beat_type": 3}, {"low_pitch": 90, "high_pitch": 80}])
+def test_bad_grid_is_a_parameter_error(kwargs):
+    with pytest.raises(ParameterError):
+        Grid(**kwargs)
+
+
+def _bar(pitches, grid=DEFAULT_GRID):
+    bar = np.zeros((grid.steps, grid.pitches, 2), dtype=bool)
+    for p in pitches:
+        bar[:, p - grid.low_pitch, 0] = True
+        bar[0, p - grid.low_pitch, 1] = True
+    return bar
+
+
+def test_triads_from_bars():
+    bars = np.stack([_bar([60, 64, 67]), _bar([57, 60, 64]), _bar([55, 59, 62, 67]), _bar([])])
+    chroma = bars_chroma(bars)
+    assert chroma[0, 0] == 16 and chroma[0, 4] == 16 and chroma[0, 7] == 16
+    labels = [triad_name(i) for i in best_triad(chroma)]
+    assert labels == ["C", "Am", "G", "N.C."]
+
+
+def test_atomic_write_leaves_no_temporary(tmp_path):
+    target = write_text_atomic(tmp_path / "a" / "x.txt", "hello")
+    assert target.read_text() == "hello"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["x.txt"]
+
+
+def test_cli_help_lists_commands(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    assert "qbdi" in capsys.readouterr().out
