@@ -1,0 +1,1 @@
+"""Put analysis results into scores: chord symbols, Roman numerals, collisions, motifs."""

@@ -1,0 +1,1 @@
+"""Tables, figures and HTML/Markdown reports. The only place that plots."""
