@@ -1,0 +1,528 @@
+"""Write MusicXML (and MIDI) that validates and opens cleanly in MuseScore 3.
+
+music21 can write MusicXML by itself, but a few of its habits break the files a theorist
+opens in MuseScore 3.2.3 or make them fail the MusicXML 4.0 schema. :func:`write_musicxml`
+works around each of them, on a copy of the score (the input is never changed):
+
+* **chord kinds**: music21 writes some ``<kind>`` values the schema rejects (e.g.
+  ``augmented-major-seventh``, ``diminished-ninth``). They are mapped to the nearest valid
+  kind and the exact symbol is kept as the ``text`` MuseScore draws (``C+maj7``).
+* **no chord**: music21 writes ``N.C.`` as a chord on the root C, which MuseScore draws as
+  "CN.C.". It is written as a plain text direction "N.C." instead.
+* **Roman numerals**: music21 exports ``RomanNumeral`` objects as sounding notes, and the 4.0
+  ``<numeral>`` element is not read by MuseScore 3. They are written as lyrics under the
+  first note they apply to, which MuseScore shows.
+* **spurious naturals**: chord-symbol pitches take part in music21's accidental bookkeeping
+  and cause naturals on notes. Accidentals are made with the chord symbols taken out.
+* **tempo**: a tempo mark present in every part is drawn once per part; only one is kept
+  per bar.
+* **determinism**: the encoding date and random instrument ids are removed or renumbered, and
+  ``.mxl`` archives carry fixed time stamps, so the same score gives the same bytes.
+* **x.mxl deletes x.musicxml**: music21's own ``.mxl`` writer removes a ``.musicxml`` of the
+  same name; this module builds the archive itself and writes through a temporary file.
+
+Provenance (model, rate, seed, query title...) travels in
+``<identification><miscellaneous><miscellaneous-field name="...">``: either custom metadata
+of the score (:func:`set_score_fields`) or the ``fields`` argument.
+:func:`read_musicxml_fields` reads them back.
+
+Example::
+
+    from music21 import corpus
+    score = corpus.parse("bwv66.6")
+    write_musicxml(score, "out/bwv66.mxl", fields={"rate": "8", "seed": "0"})
+    read_musicxml_fields("out/bwv66.mxl")["rate"]   # '8'
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+import math
+import os
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import InputError, OutputError
+from .fileio import atomic_path
+
+log = logging.getLogger(__name__)
+
+#: The ``<kind>`` values of the MusicXML 4.0 schema.
+VALID_KINDS = frozenset((
+    "major", "minor", "augmented", "diminished", "dominant", "major-seventh",
+    "minor-seventh", "diminished-seventh", "augmented-seventh", "half-diminished",
+    "major-minor", "major-sixth", "minor-sixth", "dominant-ninth", "major-ninth",
+    "minor-ninth", "dominant-11th", "major-11th", "minor-11th", "dominant-13th",
+    "major-13th", "minor-13th", "suspended-second", "suspended-fourth", "Neapolitan",
+    "Italian", "French", "German", "pedal", "power", "Tristan", "other", "none"))
+
+#: music21 kinds outside the schema -> (valid kind, degrees). A degree is (value, alter,
+#: type) as in MusicXML: ``C+maj7`` becomes ``Cmaj7`` with the fifth raised, which MuseScore
+#: draws as "Cmaj7(#5)" (it ignores a kind's ``text``).
+KIND_FIXES: dict[str, tuple[str, tuple[tuple[int, int, str], ...]]] = {
+    "dominant-seventh": ("dominant", ()),
+    "half-diminished-seventh": ("half-diminished", ()),
+    "minor-major-seventh": ("major-minor", ()),
+    "augmented-major-seventh": ("major-seventh", ((5, 1, "alter"),)),
+    "augmented-ninth": ("dominant-ninth", ((5, 1, "alter"),)),
+    "augmented-dominant-ninth": ("dominant-ninth", ((5, 1, "alter"),)),
+    "augmented-major-ninth": ("major-ninth", ((5, 1, "alter"),)),
+    "augmented-11th": ("dominant-11th", ((5, 1, "alter"),)),
+    "augmented-major-11th": ("major-11th", ((5, 1, "alter"),)),
+    "augmented-dominant-13th": ("dominant-13th", ((5, 1, "alter"),)),
+    "augmented-major-13th": ("major-13th", ((5, 1, "alter"),)),
+    "diminished-ninth": ("diminished-seventh", ((9, 0, "add"),)),
+    "diminished-minor-ninth": ("diminished-seventh", ((9, -1, "add"),)),
+    "diminished-11th": ("diminished-seventh", ((9, 0, "add"), (11, 0, "add"))),
+    "half-diminished-ninth": ("half-diminished", ((9, 0, "add"),)),
+    "half-diminished-minor-ninth": ("half-diminished", ((9, -1, "add"),)),
+    "half-diminished-11th": ("half-diminished", ((9, 0, "add"), (11, 0, "add"))),
+    "half-diminished-13th": ("half-diminished", ((9, 0, "add"), (13, 0, "add"))),
+    "minor-major-ninth": ("major-minor", ((9, 0, "add"),)),
+    "minor-major-11th": ("major-minor", ((9, 0, "add"), (11, 0, "add"))),
+    "minor-major-13th": ("major-minor", ((9, 0, "add"), (13, 0, "add"))),
+    "seventh-flat-five": ("dominant", ((5, -1, "alter"),)),
+    "suspended-fourth-seventh": ("suspended-fourth", ((7, -1, "add"),)),
+}
+
+_MXL_MIMETYPE = b"application/vnd.recordare.musicxml"
+_MXL_CONTAINER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<container><rootfiles><rootfile full-path="{name}" '
+    'media-type="application/vnd.recordare.musicxml+xml"/></rootfiles></container>\n')
+#: Fixed time stamp of every member of a written .mxl archive (determinism).
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+#: Custom-metadata keys music21 keeps for itself; not provenance.
+_NOT_FIELDS = frozenset(("filePath", "fileFormat", "fileNumber", "corpusFilePath",
+                         "software"))
+
+
+# ----------------------------------------------------------------------------------------
+# provenance fields
+
+
+def field_text(value: Any) -> str:
+    """Text of one provenance value: ``inf -> 'inf'``, ``8.0 -> '8'``, dicts as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
+
+
+def set_score_fields(score, fields: Mapping[str, Any]) -> None:
+    """Record provenance ``fields`` in the score's metadata (custom entries).
+
+    They are written as ``<miscellaneous-field>`` by :func:`write_musicxml`.
+    Example: ``set_score_fields(improv, {"rate": 8, "seed": 0, "query": "bwv66.6"})``.
+    """
+    from music21 import metadata
+    if score.metadata is None:
+        score.metadata = metadata.Metadata()
+    for name, value in fields.items():
+        score.metadata.setCustom(str(name), field_text(value))
+
+
+def score_fields(score) -> dict[str, str]:
+    """The provenance fields recorded in a score's metadata (see :func:`set_score_fields`).
+
+    Only custom entries count; music21's standard ones (title, file path...) do not.
+    """
+    md = getattr(score, "metadata", None)
+    if md is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, value in md.all(skipContributors=True):
+        if name in _NOT_FIELDS or md._isStandardUniqueName(name):
+            continue
+        out[name] = str(value)
+    return out
+
+
+def read_musicxml_fields(path: str | os.PathLike) -> dict[str, str]:
+    """Read the ``<miscellaneous-field>`` entries of a ``.musicxml``/``.mxl`` file.
+
+    The inverse of the ``fields`` written by :func:`write_musicxml`: values come back as text
+    (``'8'``, ``'inf'``). A file that is not MusicXML raises :class:`InputError`.
+    """
+    root = _read_root(Path(path))
+    out: dict[str, str] = {}
+    for el in root.iterfind("identification/miscellaneous/miscellaneous-field"):
+        name = el.get("name")
+        if name:
+            out[name] = el.text or ""
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# writing
+
+
+def write_musicxml(score, path: str | os.PathLike, *, compressed: bool | None = None,
+                   fields: Mapping[str, Any] | None = None) -> Path:
+    """Write ``score`` as MusicXML 4.0 to ``path`` atomically and return the path.
+
+    ``compressed=None`` chooses by suffix: ``.mxl`` is a compressed archive, anything else
+    plain ``.musicxml``. ``fields`` (e.g. ``{"rate": 8, "seed": 0}``) are added to the
+    score's own provenance fields. The score is not modified. Refuses to overwrite the file
+    the score was read from (:class:`OutputError`).
+
+    Example: ``write_musicxml(corpus.parse("bwv66.6"), "bwv66.musicxml")``.
+    """
+    path = Path(path)
+    _refuse_input(score, path)
+    if compressed is None:
+        compressed = path.suffix.lower() == ".mxl"
+    xml = musicxml_bytes(score, fields=fields)
+    if compressed:
+        inner = "score.musicxml"  # fixed, so the bytes do not depend on the file name
+        data = _mxl_bytes(xml, inner)
+    else:
+        data = xml
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    log.info("wrote %s (%d bytes)", path, len(data))
+    return path
+
+
+def write_midi(score, path: str | os.PathLike) -> Path:
+    """Write ``score`` as a standard MIDI file atomically and return the path.
+
+    Chord symbols and Roman numerals are analysis, not music: they are left out, so the file
+    sounds exactly the notes of the score. Example: ``write_midi(score, "bwv66.mid")``.
+    """
+    from music21 import harmony, roman
+    path = Path(path)
+    _refuse_input(score, path)
+    work = _copy_score(score)
+    for el in list(work.recurse().getElementsByClass((harmony.Harmony, roman.RomanNumeral))):
+        el.activeSite.remove(el)
+    try:
+        with atomic_path(path) as tmp:
+            work.write("midi", fp=str(tmp))
+    except OutputError:
+        raise
+    except Exception as exc:  # music21 raises many types for unwritable content
+        raise OutputError(f"cannot write MIDI {path}: {exc}") from exc
+    return path
+
+
+def musicxml_bytes(score, *, fields: Mapping[str, Any] | None = None) -> bytes:
+    """The MusicXML 4.0 document (UTF-8 bytes) that :func:`write_musicxml` writes."""
+    from music21 import stream
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
+    if not isinstance(score, stream.Stream):
+        raise InputError(f"cannot write {type(score).__name__} as MusicXML: not a music21 "
+                         "stream; parse the file with music21 first")
+    work = _prepare(score)
+    exporter = GeneralObjectExporter(work)
+    exporter.makeNotation = False
+    try:
+        raw = exporter.parse()
+    except Exception as exc:
+        raise OutputError(f"music21 could not export the score as MusicXML: {exc}") from exc
+    all_fields = score_fields(score)
+    for name, value in (fields or {}).items():
+        all_fields[str(name)] = field_text(value)
+    return _fix_xml(raw, all_fields, has_composer=_has_composer(score))
+
+
+def _refuse_input(score, path: Path) -> None:
+    sources = [getattr(score, "filePath", None)]
+    md = getattr(score, "metadata", None)
+    if md is not None:
+        sources.append(getattr(md, "filePath", None))
+    target = path.resolve()
+    for src in sources:
+        if src and Path(str(src)).resolve() == target:
+            raise OutputError(f"refusing to overwrite the input score {src}; "
+                              "choose another output name")
+
+
+def _has_composer(score) -> bool:
+    md = getattr(score, "metadata", None)
+    return bool(md is not None and md.composer)
+
+
+def _copy_score(score):
+    from music21 import stream
+    if isinstance(score, stream.Score):
+        return copy.deepcopy(score)
+    if isinstance(score, stream.Part):
+        return stream.Score([copy.deepcopy(score)])
+    out = stream.Score()
+    part = stream.Part()
+    for el in score.flatten().notesAndRests:
+        part.insert(el.getOffsetInHierarchy(score), copy.deepcopy(el))
+    out.insert(0, part)
+    return out
+
+
+def _prepare(score):
+    """A notated copy of ``score``: accidentals made without chord symbols, RN as lyrics."""
+    from music21 import harmony, roman, stream
+    work = _copy_score(score)
+    if not work.parts:
+        raise InputError("the score has no parts to write")
+    pulled: list[tuple[int, float, Any]] = []
+    for pi, part in enumerate(work.parts):
+        for rn in list(part.recurse().getElementsByClass(roman.RomanNumeral)):
+            _roman_to_lyric(part, rn)
+        for h in list(part.recurse().getElementsByClass(harmony.Harmony)):
+            offset = h.getOffsetInHierarchy(part)
+            h.activeSite.remove(h)
+            pulled.append((pi, offset, h))
+    for part in work.parts:
+        # Accidentals computed from notes only: chord-symbol pitches would add naturals.
+        part.makeNotation(inPlace=True)
+    parts = list(work.parts)
+    for pi, offset, h in pulled:
+        part = parts[pi]
+        measure = _measure_at(part, offset)
+        if measure is None:
+            part.insert(offset, h)
+        else:
+            measure.insert(offset - measure.getOffsetInHierarchy(part), h)
+    work.streamStatus.accidentals = True
+    for part in parts:
+        for m in part.getElementsByClass(stream.Measure):
+            m.streamStatus.accidentals = True
+    return work
+
+
+def _measure_at(part, offset: float):
+    from music21 import stream
+    found = None
+    for m in part.getElementsByClass(stream.Measure):
+        start = m.getOffsetInHierarchy(part)
+        if start <= offset + 1e-9:
+            found = m
+        else:
+            break
+    return found
+
+
+def _roman_to_lyric(part, rn) -> None:
+    """Replace a RomanNumeral object by a lyric on the note it applies to."""
+    offset = rn.getOffsetInHierarchy(part)
+    rn.activeSite.remove(rn)
+    target = None
+    for n in part.recurse().notesAndRests:
+        if n.isRest:
+            continue
+        start = n.getOffsetInHierarchy(part)
+        if start + n.quarterLength > offset + 1e-9 and start >= offset - 1e-9:
+            target = n
+            break
+    if target is None:
+        log.debug("Roman numeral %s at %s has no note to carry it", rn.figure, offset)
+        return
+    number = len(target.lyrics) + 1
+    target.addLyric(rn.figure, lyricNumber=number)
+
+
+def _mxl_bytes(xml: bytes, inner_name: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, data, method in (
+                ("mimetype", _MXL_MIMETYPE, zipfile.ZIP_STORED),
+                ("META-INF/container.xml", _MXL_CONTAINER.format(name=inner_name).encode(),
+                 zipfile.ZIP_DEFLATED),
+                (inner_name, xml, zipfile.ZIP_DEFLATED)):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = method
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------------------
+# XML repairs
+
+
+def _parser():
+    from lxml import etree
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           remove_blank_text=False)
+
+
+def _read_root(path: Path):
+    from lxml import etree
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                container = etree.fromstring(archive.read("META-INF/container.xml"), _parser())
+                roots = [r.get("full-path") for r in container.iter("rootfile")]
+                if not roots:
+                    raise InputError(f"{path}: META-INF/container.xml names no score file")
+                return etree.fromstring(archive.read(roots[0]), _parser())
+        return etree.parse(str(path), _parser()).getroot()
+    except InputError:
+        raise
+    except (OSError, KeyError, zipfile.BadZipFile, etree.Error) as exc:
+        raise InputError(f"{path} is not a readable MusicXML file ({exc}); "
+                         "export it again from MuseScore as .musicxml or .mxl") from exc
+
+
+def _fix_xml(raw: bytes, fields: Mapping[str, str], *, has_composer: bool) -> bytes:
+    from lxml import etree
+    tree = etree.parse(io.BytesIO(raw), _parser())
+    root = tree.getroot()
+    _fix_identification(root, fields, has_composer)
+    _renumber_ids(root)
+    _fix_harmonies(root)
+    _dedupe_tempo(root)
+    body = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
+    doctype = tree.docinfo.doctype or (
+        '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" '
+        '"http://www.musicxml.org/dtds/partwise.dtd">')
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + doctype.encode() + b"\n" + body + b"\n"
+
+
+def _fix_identification(root, fields: Mapping[str, str], has_composer: bool) -> None:
+    from lxml import etree
+    for el in root.iter("encoding-date"):
+        el.getparent().remove(el)
+    title = root.find("movement-title")
+    if title is not None and title.text == "Music21 Fragment":
+        root.remove(title)
+    ident = root.find("identification")
+    if ident is None:
+        return
+    if not has_composer:
+        for creator in ident.findall("creator"):
+            if creator.text == "Music21":
+                ident.remove(creator)
+        for credit in root.findall("credit"):
+            words = credit.find("credit-words")
+            if words is not None and words.text == "Music21":
+                root.remove(credit)
+    misc = ident.find("miscellaneous")
+    if misc is None:
+        if not fields:
+            return
+        misc = etree.SubElement(ident, "miscellaneous")
+    existing = {el.get("name"): el for el in misc.findall("miscellaneous-field")}
+    for name in sorted(fields):
+        el = existing.get(name)
+        if el is None:
+            el = etree.SubElement(misc, "miscellaneous-field", name=name)
+        el.text = fields[name]
+    # keep the schema's order: miscellaneous is the last child of identification
+    ident.remove(misc)
+    ident.append(misc)
+
+
+def _renumber_ids(root) -> None:
+    """Give score parts and instruments stable ids (music21 uses random ones)."""
+    part_map: dict[str, str] = {}
+    for i, sp in enumerate(root.iter("score-part"), 1):
+        part_map[sp.get("id")] = f"P{i}"
+    inst_map: dict[str, str] = {}
+    for sp in root.iter("score-part"):
+        new_part = part_map[sp.get("id")]
+        for j, inst in enumerate(sp.iter("score-instrument"), 1):
+            inst_map[inst.get("id")] = f"{new_part}-I{j}"
+    for sp in root.iter("score-part"):
+        sp.set("id", part_map[sp.get("id")])
+    for part in root.iter("part"):
+        if part.get("id") in part_map:
+            part.set("id", part_map[part.get("id")])
+    for tag in ("score-instrument", "midi-instrument", "instrument"):
+        for el in root.iter(tag):
+            if el.get("id") in inst_map:
+                el.set("id", inst_map[el.get("id")])
+
+
+def _fix_harmonies(root) -> None:
+    for h in list(root.iter("harmony")):
+        kind = h.find("kind")
+        if kind is None:
+            continue
+        value = (kind.text or "").strip()
+        if value == "none":
+            _harmony_to_words(h, kind.get("text") or "N.C.")
+            continue
+        for alter_tag in ("root/root-alter", "bass/bass-alter"):
+            alter = h.find(alter_tag)
+            if alter is not None and (alter.text or "").strip() in ("0", "0.0"):
+                alter.getparent().remove(alter)
+        for el in h.iter("root-step", "bass-step"):
+            if el.get("text") == "":
+                del el.attrib["text"]
+        if value not in VALID_KINDS:
+            new_kind, degrees = KIND_FIXES.get(value, ("other", ()))
+            kind.text = new_kind
+            if new_kind == "other" and not kind.get("text"):
+                kind.set("text", value)
+            _add_degrees(h, degrees)
+            log.debug("chord kind %r written as %r with degrees %r", value, new_kind, degrees)
+
+
+def _add_degrees(harmony_el, degrees) -> None:
+    """Insert ``<degree>`` elements where the schema wants them (after kind/inversion/bass)."""
+    from lxml import etree
+    if not degrees:
+        return
+    anchor = harmony_el.find("kind")
+    for tag in ("inversion", "bass"):
+        found = harmony_el.find(tag)
+        if found is not None:
+            anchor = found
+    index = list(harmony_el).index(anchor) + 1
+    for value, alter, kind in degrees:
+        degree = etree.Element("degree")
+        etree.SubElement(degree, "degree-value").text = str(value)
+        etree.SubElement(degree, "degree-alter").text = str(alter)
+        etree.SubElement(degree, "degree-type").text = kind
+        harmony_el.insert(index, degree)
+        index += 1
+
+
+def _harmony_to_words(harmony_el, text: str) -> None:
+    """Replace a no-chord ``<harmony>`` by a text direction (MuseScore draws 'CN.C.')."""
+    from lxml import etree
+    direction = etree.Element("direction", placement="above")
+    dtype = etree.SubElement(direction, "direction-type")
+    words = etree.SubElement(dtype, "words")
+    words.text = text
+    offset = harmony_el.find("offset")
+    if offset is not None:
+        direction.append(copy.deepcopy(offset))
+    staff = harmony_el.find("staff")
+    if staff is not None:
+        direction.append(copy.deepcopy(staff))
+    direction.tail = harmony_el.tail
+    harmony_el.getparent().replace(harmony_el, direction)
+
+
+def _dedupe_tempo(root) -> None:
+    """Keep one tempo mark per bar: the first part's (MuseScore draws one per part)."""
+    seen: set[str] = set()
+    for pi, part in enumerate(root.iter("part")):
+        for measure in part.iter("measure"):
+            number = measure.get("number")
+            tempos = [d for d in measure.findall("direction")
+                      if d.find("direction-type/metronome") is not None or
+                      (d.find("sound") is not None and d.find("sound").get("tempo"))]
+            if not tempos:
+                continue
+            if number in seen:
+                for d in tempos:
+                    if d.find("direction-type/metronome") is not None or not any(
+                            (dt.find("words") is not None) for dt in d.findall("direction-type")):
+                        measure.remove(d)
+                    else:
+                        sound = d.find("sound")
+                        if sound is not None:
+                            d.remove(sound)
+            else:
+                seen.add(number)
