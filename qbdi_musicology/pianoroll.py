@@ -1,0 +1,588 @@
+"""Scores to piano-roll bars and back: the lossless bridge between music21 and the model.
+
+A *bar array* has shape ``(n_bars, steps, pitches, 2)`` (bool). For the paper's grid a
+4/4 bar is 16 sixteenth steps by 78 pitches (MIDI 24-101), with two planes:
+
+* ``PLAY`` (0): the pitch sounds during this step;
+* ``ARTICULATE`` (1): the pitch is struck at this step (a new note starts).
+
+A half-note C4 on beat 1 followed by a quarter C4 on beat 3 is therefore
+``PLAY`` on steps 0-11 and ``ARTICULATE`` on steps 0 and 8: the repeated note stays
+distinct from one long note. A note tied over the barline has ``PLAY`` on step 0 of the
+next bar but no ``ARTICULATE``.
+
+The conversion policies (pickup bars, notes out of range, tuplets, several parts, drums,
+meters that do not match the grid) are described in ``docs/pianoroll.md``; every choice is
+counted in a :class:`ConversionReport` so that a user can be told what happened.
+
+Only numpy and music21 are used here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import InputError, ParameterError
+from .grid import ARTICULATE, DEFAULT_GRID, PLAY, Grid
+
+log = logging.getLogger(__name__)
+
+OUT_OF_RANGE_POLICIES = ("fold", "drop", "error")
+STAFF_LAYOUTS = ("grand", "one")
+#: Lowest pitch of the treble staff in a grand staff (middle C, C4).
+MIDDLE_C = 60
+_EPS = 1e-6
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class ConversionReport:
+    """What happened while a score was turned into bars.
+
+    Example: a chorale with a one-beat upbeat gives ``pickup_quarters=1.0`` and
+    ``pickup_shift_steps=12`` (the upbeat is placed on the last beat of bar 0).
+    """
+
+    source: str = ""
+    n_bars: int = 0
+    notes_read: int = 0
+    notes_folded: int = 0
+    notes_dropped: int = 0
+    onsets_snapped: int = 0
+    durations_snapped: int = 0
+    grace_notes_skipped: int = 0
+    unpitched_skipped: int = 0
+    pickup_quarters: float = 0.0
+    pickup_shift_steps: int = 0
+    parts_read: tuple[str, ...] = ()
+    parts_skipped: tuple[tuple[str, str], ...] = ()
+
+    def changes(self) -> list[str]:
+        """Human sentences for everything that was not read exactly as written."""
+        out = []
+        if self.notes_folded:
+            out.append(f"{self.notes_folded} note(s) outside the grid's pitch range were "
+                       "moved by octaves into range")
+        if self.notes_dropped:
+            out.append(f"{self.notes_dropped} note(s) outside the grid's pitch range were dropped")
+        if self.onsets_snapped:
+            out.append(f"{self.onsets_snapped} onset(s) off the grid (tuplets, swing, "
+                       "performance timing) were moved to the nearest step")
+        if self.durations_snapped:
+            out.append(f"{self.durations_snapped} note end(s) were moved to the nearest step")
+        if self.grace_notes_skipped:
+            out.append(f"{self.grace_notes_skipped} grace note(s) were left out")
+        if self.unpitched_skipped:
+            out.append(f"{self.unpitched_skipped} unpitched (percussion) note(s) were left out")
+        if self.pickup_quarters:
+            out.append(f"a pickup of {self.pickup_quarters:g} quarter(s) was placed at the "
+                       "end of bar 1")
+        for name, reason in self.parts_skipped:
+            out.append(f"part {name!r} was skipped: {reason}")
+        return out
+
+    def summary(self) -> str:
+        """One paragraph for the user: what was read and what was changed."""
+        head = (f"{self.source or 'score'}: {self.n_bars} bar(s), {self.notes_read} note(s) "
+                f"from part(s) {', '.join(self.parts_read) or '(none)'}")
+        changes = self.changes()
+        return head + ("; " + "; ".join(changes) if changes else "; read exactly")
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """The result of :func:`convert_score`: the bar array and the report."""
+
+    bars: np.ndarray
+    report: ConversionReport = field(default_factory=ConversionReport)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def empty_bars(n_bars: int, grid: Grid = DEFAULT_GRID) -> np.ndarray:
+    """An all-silent bar array of ``n_bars`` bars."""
+    return np.zeros((n_bars, grid.steps, grid.pitches, 2), dtype=bool)
+
+
+def _check_bars(bars: np.ndarray, grid: Grid) -> np.ndarray:
+    bars = np.asarray(bars)
+    if bars.ndim == 3:
+        bars = bars[None]
+    expected = (grid.steps, grid.pitches, 2)
+    if bars.ndim != 4 or tuple(bars.shape[1:]) != expected:
+        raise ParameterError(
+            f"bar array of shape {tuple(bars.shape)} does not fit the grid "
+            f"{grid.time_signature}, {grid.steps} steps, {grid.pitches} pitches: expected "
+            f"(n_bars, {expected[0]}, {expected[1]}, 2)")
+    return bars.astype(bool, copy=False)
+
+
+def canonical_bars(bars: np.ndarray, grid: Grid = DEFAULT_GRID) -> np.ndarray:
+    """The canonical form of a bar array: the one :func:`score_to_bars` produces.
+
+    Two rules, applied over the whole piece (bars are joined end to end):
+
+    * a pitch can only be struck where it sounds (``ARTICULATE`` implies ``PLAY``);
+    * a pitch that starts sounding is struck (a ``PLAY`` run always begins with
+      ``ARTICULATE``; a run that continues from the previous bar is a tie and needs none).
+
+    Model outputs can break both rules; :func:`bars_to_score` reads any array through this
+    function, so ``score_to_bars(bars_to_score(b)) == canonical_bars(b)`` for every ``b``.
+    """
+    bars = _check_bars(bars, grid)
+    n = bars.shape[0]
+    roll = bars.reshape(n * grid.steps, grid.pitches, 2)
+    play = roll[..., PLAY]
+    art = roll[..., ARTICULATE] & play
+    starts = play.copy()
+    starts[1:] &= ~play[:-1]
+    art = art | starts
+    return np.stack([play, art], axis=-1).reshape(bars.shape)
+
+
+def transpose_bars(bars: np.ndarray, semitones: int, grid: Grid = DEFAULT_GRID) -> np.ndarray:
+    """Shift every note by ``semitones``; notes pushed out of range are moved by octaves.
+
+    Used for key normalisation (e.g. a chorale in A major down 9 semitones to C major) and
+    12-key augmentation. A note pushed above the grid's top comes back one (or more)
+    octave(s) lower, so its pitch class -- what the harmony measures see -- is kept.
+
+    Example: with the paper's grid (top F7 = 101), transposing an E7 (100) up by 3 gives
+    G6 (91), not G7.
+    """
+    bars = _check_bars(bars, grid)
+    semitones = int(semitones)
+    p = grid.pitches
+    out = np.zeros_like(bars)
+    if semitones == 0:
+        out[...] = bars
+        return out
+    for src in range(p):
+        dst = _fold_index(src + semitones, p)
+        if dst is None:
+            continue
+        out[:, :, dst, :] |= bars[:, :, src, :]
+    return out
+
+
+def _fold_index(idx: int, n: int) -> int | None:
+    """Move a pitch-row index into ``[0, n)`` by octaves; None when the range is < 1 octave."""
+    if 0 <= idx < n:
+        return idx
+    if idx < 0:
+        idx += 12 * math.ceil(-idx / 12)
+    else:
+        idx -= 12 * math.ceil((idx - n + 1) / 12)
+    return idx if 0 <= idx < n else None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _is_drum_part(part) -> bool:
+    """True for a percussion part: a percussion instrument, MIDI channel 10, or no pitches."""
+    from music21 import instrument, note
+
+    for inst in part.recurse().getElementsByClass(instrument.Instrument):
+        if isinstance(inst, instrument.UnpitchedPercussion):
+            return True
+        if inst.midiChannel == 9:  # channel 10 counted from 1 is the General MIDI drum kit
+            return True
+    notes = part.recurse().notes
+    if len(notes) and all(isinstance(n, (note.Unpitched,)) or n.classes[0] == "PercussionChord"
+                          for n in notes):
+        return True
+    return False
+
+
+def _part_name(part, index: int) -> str:
+    """The part's name as a user sees it; its number (from 1) when it has none."""
+    name = part.partName
+    if not name:
+        inst = part.getInstrument(returnDefault=False)
+        name = inst.instrumentName if inst is not None else None
+    return str(name) if name else f"part {index + 1}"
+
+
+def _select_parts(score, parts, report: ConversionReport, source: str):
+    from music21 import stream
+
+    if isinstance(score, stream.Score):
+        all_parts = list(score.parts) or [score]
+    elif isinstance(score, stream.Stream):
+        all_parts = [score]
+    else:
+        raise ParameterError(f"expected a music21 Score or Part, got {type(score).__name__}")
+    names = [_part_name(p, i) for i, p in enumerate(all_parts)]
+    if parts is None:
+        chosen = list(range(len(all_parts)))
+    else:
+        if isinstance(parts, (str, int)):
+            parts = [parts]
+        chosen = []
+        for want in parts:
+            if isinstance(want, int) and not isinstance(want, bool):
+                if not 0 <= want < len(all_parts):
+                    raise InputError(
+                        f"{source or 'score'}: there is no part {want}; parts are numbered "
+                        f"0-{len(all_parts) - 1}: {names}")
+                chosen.append(want)
+            else:
+                hits = [i for i, n in enumerate(names) if n.lower() == str(want).lower()]
+                if not hits:
+                    raise InputError(
+                        f"{source or 'score'}: no part named {want!r}; the parts are {names}; "
+                        "give a name or a number from 0")
+                chosen.extend(hits)
+    selected = []
+    skipped = []
+    for i in range(len(all_parts)):
+        if i not in chosen:
+            skipped.append((names[i], "not selected"))
+        elif _is_drum_part(all_parts[i]):
+            skipped.append((names[i], "drums/percussion have no pitches on the grid"))
+        else:
+            selected.append((names[i], all_parts[i]))
+    report.parts_read = tuple(n for n, _ in selected)
+    report.parts_skipped = tuple(skipped)
+    return selected
+
+
+def _check_meter(score, grid: Grid, source: str) -> None:
+    from music21 import meter
+
+    found = {ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)}
+    wrong = sorted(found - {grid.time_signature})
+    if wrong:
+        raise InputError(
+            f"{source or 'score'}: time signature {', '.join(wrong)} does not match the "
+            f"{grid.time_signature} grid; choose a corpus meter filter that skips it, or "
+            f"use a grid in that meter (e.g. Grid(beats=3) for 3/4)")
+
+
+def _pickup_shift(parts, grid: Grid) -> Fraction:
+    """Quarter notes of silence that put the first full bar's downbeat on a bar start."""
+    from music21 import stream
+
+    bar_ql = grid.bar_quarter_length
+    for _, part in parts:
+        first = part.getElementsByClass(stream.Measure).first()
+        if first is None:
+            continue
+        if first.paddingLeft and first.paddingLeft > 0:
+            return Fraction(first.paddingLeft).limit_denominator(10_000) % bar_ql
+        length = Fraction(first.duration.quarterLength).limit_denominator(10_000)
+        if first.number == 0 and 0 < length < bar_ql:
+            return bar_ql - length
+    return Fraction(0)
+
+
+def _to_step(ql: float, step_ql: float) -> tuple[int, bool]:
+    """A time in quarter notes as a step index, and whether it had to be rounded."""
+    exact = float(ql) / step_ql
+    step = int(math.floor(exact + 0.5))
+    return step, abs(exact - step) > _EPS
+
+
+def _note_heads(element):
+    """(midi, tie type or None) for each pitch of a Note or Chord."""
+    from music21 import note
+
+    if isinstance(element, note.Note):
+        tie = element.tie.type if element.tie is not None else None
+        return [(element.pitch.midi, tie)]
+    # Ties belong to each note of a chord (one voice can hold the root while the third
+    # is struck again); music21's chord-level ``tie`` only mirrors the first note.
+    return [(n.pitch.midi, n.tie.type if n.tie is not None else None) for n in element.notes]
+
+
+def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str] | None = None,
+                  out_of_range: str = "fold", source: str = "") -> Conversion:
+    """Turn a music21 score into a bar array and report every choice made.
+
+    ``parts``: ``None`` merges all pitched parts into one roll (chords and voices collapse);
+    a list of part numbers (from 0) or names selects some. Drum parts are always skipped.
+    ``out_of_range``: ``"fold"`` moves a note by octaves into the grid's range (keeps the
+    pitch class), ``"drop"`` leaves it out, ``"error"`` raises :class:`InputError`.
+
+    Example: bwv 66.6 (4/4, one-beat upbeat, 4 voices) gives 10 bars; its upbeat sits on
+    beat 4 of bar 0::
+
+        conv = convert_score(corpus.parse("bach/bwv66.6"))
+        conv.bars.shape            # (10, 16, 78, 2)
+        conv.report.pickup_quarters  # 1.0
+    """
+    from music21 import note as m21note
+
+    if out_of_range not in OUT_OF_RANGE_POLICIES:
+        raise ParameterError(f"out_of_range={out_of_range!r}: choose one of "
+                             f"{', '.join(OUT_OF_RANGE_POLICIES)}")
+    report = ConversionReport(source=source)
+    _check_meter(score, grid, source)
+    selected = _select_parts(score, parts, report, source)
+    step_ql = float(grid.step_quarter_length)
+    shift = _pickup_shift(selected, grid)
+    report.pickup_quarters = float(grid.bar_quarter_length - shift) if shift else 0.0
+    shift_steps, off = _to_step(shift, step_ql)
+    report.pickup_shift_steps = shift_steps
+    if off:  # an upbeat that is not a whole number of steps: the notes get snapped anyway
+        log.info("%s: pickup of %s quarters is off the grid", source, report.pickup_quarters)
+
+    # Collect notes first, then size the roll from the latest end.
+    onsets: list[int] = []
+    ends: list[int] = []
+    rows: list[int] = []
+    struck: list[bool] = []
+    end_ql = 0.0
+    lo, hi = grid.low_pitch, grid.high_pitch
+    for name, part in selected:
+        flat = part.flatten()
+        end_ql = max(end_ql, float(flat.highestTime))
+        for el in flat.notes:
+            if isinstance(el, m21note.Unpitched) or "PercussionChord" in el.classes:
+                report.unpitched_skipped += 1
+                continue
+            ql = float(el.quarterLength)
+            if ql <= 0 or el.duration.isGrace:
+                report.grace_notes_skipped += 1
+                continue
+            start = float(el.offset) + float(shift)
+            on, off_on = _to_step(start, step_ql)
+            end, off_end = _to_step(start + ql, step_ql)
+            if end <= on:
+                end = on + 1
+                off_end = True
+            for midi, tie in _note_heads(el):
+                continuation = tie in ("stop", "continue")
+                if not continuation:
+                    report.notes_read += 1
+                    report.onsets_snapped += off_on
+                report.durations_snapped += off_end
+                if midi < lo or midi > hi:
+                    if out_of_range == "error":
+                        raise InputError(
+                            f"{source or 'score'}: part {name!r}, offset {el.offset}: MIDI "
+                            f"pitch {midi} is outside the grid's range {lo}-{hi}; use "
+                            "out_of_range='fold' or 'drop'")
+                    if out_of_range == "drop":
+                        report.notes_dropped += not continuation
+                        continue
+                    folded = _fold_index(midi - lo, grid.pitches)
+                    if folded is None:
+                        report.notes_dropped += not continuation
+                        continue
+                    report.notes_folded += not continuation
+                    row = folded
+                else:
+                    row = midi - lo
+                onsets.append(on)
+                ends.append(end)
+                rows.append(row)
+                struck.append(not continuation)
+    total_ql = end_ql + float(shift)
+    n_bars = math.ceil(total_ql / float(grid.bar_quarter_length) - _EPS) if total_ql > 0 else 0
+    if ends:
+        n_bars = max(n_bars, math.ceil(max(ends) / grid.steps))
+    roll = np.zeros((n_bars * grid.steps, grid.pitches, 2), dtype=bool)
+    for on, end, row, hit in zip(onsets, ends, rows, struck):
+        roll[on:end, row, PLAY] = True
+        if hit:
+            roll[on, row, ARTICULATE] = True
+    bars = roll.reshape(n_bars, grid.steps, grid.pitches, 2)
+    # Snapping and tie continuations without a preceding note can leave runs without a
+    # strike; the canonical form fixes them so that the round trip is exact.
+    bars = canonical_bars(bars, grid)
+    report.n_bars = n_bars
+    if report.changes():
+        log.info("%s", report.summary())
+    return Conversion(bars=bars, report=report)
+
+
+def score_to_bars(score, grid: Grid = DEFAULT_GRID, **kw) -> np.ndarray:
+    """The bar array of a score: ``convert_score(score, grid, **kw).bars``.
+
+    Example: a C major triad as a whole note in 4/4 gives one bar with ``PLAY`` set on all
+    16 steps of rows 60-24, 64-24 and 67-24, and ``ARTICULATE`` on step 0 only.
+    """
+    return convert_score(score, grid, **kw).bars
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@lru_cache(maxsize=64)
+def _notatable_lengths(grid: Grid) -> tuple[int, ...]:
+    """Step counts (longest first) that one note value (dotted or not) can show in a bar."""
+    from music21 import duration
+
+    out = []
+    for n in range(grid.steps, 0, -1):
+        d = duration.Duration(Fraction(grid.step_quarter_length) * n)
+        if d.type not in ("complex", "inexpressible") and d.dots <= 1:
+            out.append(n)
+    return tuple(out)
+
+
+def _split_lengths(start: int, length: int, grid: Grid) -> list[int]:
+    """Split a slice of a bar into note values a reader expects.
+
+    A slice that starts on a beat takes the longest value that fits; one that starts off
+    the beat first runs up to the next beat, so syncopations show the beat
+    (e.g. in 4/4 a note from the 2nd sixteenth for 7 sixteenths is 3 + 4, not 6 + 1).
+    """
+    lengths = _notatable_lengths(grid)
+    out = []
+    spb = grid.steps_per_beat
+    pos, left = start, length
+    while left > 0:
+        room = left
+        if pos % spb:
+            room = min(left, spb - pos % spb)
+        piece = next((n for n in lengths if n <= room), 1)
+        out.append(piece)
+        pos += piece
+        left -= piece
+    return out
+
+
+def _staff_rows(grid: Grid, staves: str) -> list[tuple[str, np.ndarray]]:
+    """(clef name, pitch-row indices) for each staff of the piano."""
+    rows = np.arange(grid.pitches)
+    if staves == "one":
+        return [("auto", rows)]
+    split = MIDDLE_C - grid.low_pitch
+    return [("treble", rows[rows >= split]), ("bass", rows[rows < split])]
+
+
+def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, pitch_rows,
+                 *, first: bool, tempo: float | None, part_cls, instrument_obj, staff_id: str):
+    from music21 import chord, clef, meter, note, pitch, stream, tempo as m21tempo, tie
+
+    n_steps = play.shape[0]
+    n_bars = n_steps // grid.steps
+    step_ql = Fraction(grid.step_quarter_length)
+    part = part_cls(id=staff_id)
+    part.insert(0, instrument_obj)
+    local_play = play[:, pitch_rows]
+    local_art = art[:, pitch_rows]
+    if clef_name == "auto":
+        sounding = np.nonzero(local_play.any(axis=0))[0]
+        mean = (pitch_rows[sounding].mean() + grid.low_pitch) if len(sounding) else MIDDLE_C
+        clef_name = "treble" if mean >= MIDDLE_C - 5 else "bass"
+    pitch_cache: dict[int, pitch.Pitch] = {}
+    for b in range(n_bars):
+        measure = stream.Measure(number=b + 1)
+        if b == 0:
+            measure.insert(0, clef.TrebleClef() if clef_name == "treble" else clef.BassClef())
+            measure.insert(0, meter.TimeSignature(grid.time_signature))
+            if first and tempo is not None:
+                measure.insert(0, m21tempo.MetronomeMark(number=tempo, referent=1.0))
+        b0 = b * grid.steps
+        # Slice boundaries: bar start, every step where the set of sounding notes changes
+        # or a note is struck again.
+        bar_play = local_play[b0:b0 + grid.steps]
+        bar_art = local_art[b0:b0 + grid.steps]
+        change = np.zeros(grid.steps, dtype=bool)
+        change[0] = True
+        change[1:] = (bar_play[1:] != bar_play[:-1]).any(axis=1)
+        change |= bar_art.any(axis=1)
+        bounds = list(np.nonzero(change)[0]) + [grid.steps]
+        if not bar_play.any():
+            measure.append(note.Rest(quarterLength=grid.bar_quarter_length))
+            part.append(measure)
+            continue
+        offset = Fraction(0)
+        for a, z in zip(bounds[:-1], bounds[1:]):
+            sounding = np.nonzero(bar_play[a])[0]
+            pieces = _split_lengths(a, z - a, grid)
+            pos = a
+            for k, length in enumerate(pieces):
+                ql = step_ql * length
+                if len(sounding) == 0:
+                    el = note.Rest(quarterLength=ql)
+                else:
+                    heads = []
+                    for r in sounding:
+                        midi = int(pitch_rows[r]) + grid.low_pitch
+                        if midi not in pitch_cache:
+                            pitch_cache[midi] = pitch.Pitch(midi=midi)
+                        n = note.Note(pitch_cache[midi], quarterLength=ql)
+                        g = b0 + pos  # absolute step of this piece
+                        from_before = (k > 0) or (g > 0 and local_play[g - 1, r]
+                                                  and not local_art[g, r])
+                        end = b0 + pos + length
+                        to_after = (k < len(pieces) - 1) or (
+                            end < n_steps and local_play[end, r] and not local_art[end, r])
+                        if from_before and to_after:
+                            n.tie = tie.Tie("continue")
+                        elif from_before:
+                            n.tie = tie.Tie("stop")
+                        elif to_after:
+                            n.tie = tie.Tie("start")
+                        heads.append(n)
+                    el = heads[0] if len(heads) == 1 else chord.Chord(heads, quarterLength=ql)
+                measure.insert(offset, el)
+                offset += ql
+                pos += length
+        part.append(measure)
+    return part
+
+
+def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float | None = 120.0,
+                  instrument: str = "Piano", title: str | None = None,
+                  staves: str = "grand"):
+    """A music21 score of a bar array: measures, meter, clefs, chords and ties.
+
+    ``staves="grand"`` writes one piano on two staves (treble from middle C up, bass
+    below), braced together; ``"one"`` writes a single staff with the clef that suits its
+    notes. Notes that sound on in the next bar are tied over the barline; a slice of a bar
+    that is not a single note value is written as tied notes split at the beat.
+    ``score_to_bars`` of the result gives back ``canonical_bars(bars)`` exactly (for any
+    array produced by ``score_to_bars``, that is ``bars`` itself).
+
+    Example: one bar with C4-E4-G4 struck on step 0 and held for 8 steps gives a half-note
+    C major chord and a half rest in the treble staff, and a whole rest in the bass.
+    """
+    from music21 import instrument as m21instrument
+    from music21 import layout, metadata, stream
+
+    if staves not in STAFF_LAYOUTS:
+        raise ParameterError(f"staves={staves!r}: choose 'grand' (two staves) or 'one'")
+    bars = canonical_bars(bars, grid)
+    n = bars.shape[0]
+    roll = bars.reshape(n * grid.steps, grid.pitches, 2)
+    play, art = roll[..., PLAY], roll[..., ARTICULATE]
+    score = stream.Score()
+    score.metadata = metadata.Metadata()
+    score.metadata.title = title or "Piano roll"
+    try:
+        inst_template = m21instrument.fromString(instrument)
+    except Exception:  # music21 raises its own InstrumentException for unknown names
+        log.warning("unknown instrument %r; using a piano", instrument)
+        inst_template = m21instrument.Piano()
+    layout_rows = _staff_rows(grid, staves)
+    part_cls = stream.PartStaff if staves == "grand" else stream.Part
+    made = []
+    for i, (clef_name, rows) in enumerate(layout_rows):
+        inst = inst_template.__class__() if i == 0 else inst_template.__class__()
+        inst.partName = instrument
+        part = _build_staff(play, art, grid, clef_name, rows, first=(i == 0), tempo=tempo,
+                            part_cls=part_cls, instrument_obj=inst, staff_id=f"P1-Staff{i + 1}"
+                            if staves == "grand" else "P1")
+        part.partName = instrument
+        made.append(part)
+        score.insert(0, part)
+    if staves == "grand":
+        score.insert(0, layout.StaffGroup(made, name=instrument, abbreviation=None,
+                                          symbol="brace", barTogether=True))
+    return score
