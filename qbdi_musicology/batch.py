@@ -1,0 +1,616 @@
+"""The batch engine behind ``analyses/harmonic_drift.py``: a model x queries x rates.
+
+One *task* is one query piece swept over every rate. A task runs anywhere (this process,
+a pool of local processes, or a Dask cluster) and returns plain data: a table with one row
+per rate and the bytes of the files it made (annotated MusicXML per rate, the drift
+overview). Only this process writes files, each one atomically, into
+``<out>/queries/<query-id>/``; a task's ``result.json`` is written last, so its presence
+means the task is finished. A rerun skips finished tasks, and the final tables are always
+assembled from those folders, so an interrupted-then-resumed batch ends with the same bytes
+as an uninterrupted one.
+
+Example: the first five Bach chorales at four rates, on two cores::
+
+    summary = run_batch(["corpus:bach-chorales"], "reports/demo", limit=5,
+                        rates=[0, 32, 256, math.inf], jobs=2)
+    summary.table.groupby("rate")["tonic_share"].mean()
+
+A query that cannot be read or analysed is recorded as failed with the reason; it never
+stops the batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import io
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import pandas as pd
+
+from .errors import InputError, ParameterError, QbdiError
+from .fileio import write_bytes_atomic, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+#: The rates of a default sweep, in bits per bar (``inf`` bypasses the channel).
+DEFAULT_RATES: tuple[float, ...] = (0.0, 8.0, 32.0, 64.0, 128.0, 256.0, 512.0, math.inf)
+
+#: The task function of the real analysis: query -> model sweep -> drift table + scores.
+DEFAULT_TASK = "qbdi_musicology.batch:drift_task"
+
+#: File suffixes read as scores when a folder is given as a query.
+SCORE_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".krn", ".abc")
+
+RESULT_NAME = "result.json"
+TABLE_NAME = "drift.csv"
+FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------------------
+# Tasks and their outputs
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueryTask:
+    """One query piece to sweep over all rates.
+
+    ``spec`` is what the user (or a corpus expansion) named: a file path or
+    ``corpus:NAME/piece``. ``query_id`` is a short, file-safe, unique name used for the
+    query's folder, e.g. ``bach-chorales_bwv66.6``. ``seed`` is this query's own seed,
+    derived from the batch seed and the query id so that it does not depend on the order
+    or the parallelism of the batch.
+    """
+
+    position: int
+    spec: str
+    query_id: str
+    rates: tuple[float, ...]
+    seed: int
+    model: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """The value of a task option (e.g. ``"overview"``), or ``default``."""
+        return dict(self.options).get(name, default)
+
+    def fingerprint(self, task_fn: str) -> dict:
+        """What must match for a finished result to be reused on a rerun."""
+        return {"format": FORMAT_VERSION, "spec": self.spec, "seed": self.seed,
+                "model": self.model, "rates": [rate_label(r) for r in self.rates],
+                "options": [[k, v] for k, v in self.options], "task": task_fn}
+
+
+@dataclass
+class QueryOutput:
+    """What a task function returns: a per-rate table, files to write, facts about the piece.
+
+    ``table`` has one row per rate and a ``rate`` column; ``files`` maps a file name (no
+    folder) to its bytes; ``info`` holds JSON-able facts such as the title and the key.
+    """
+
+    table: pd.DataFrame
+    files: dict[str, bytes] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskRecord:
+    """The outcome of one task, as stored in ``result.json`` (``status``: done or failed)."""
+
+    query_id: str
+    spec: str
+    position: int
+    status: str
+    error: str = ""
+    files: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+
+class StageClock:
+    """Adds up wall time per named stage: ``with clock("sweep"): ...``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] += time.perf_counter() - start
+
+
+TaskFunction = Callable[[QueryTask, StageClock], QueryOutput]
+
+
+def rate_label(rate: float) -> str:
+    """Short text for a rate in file names and tables: ``inf``, ``32``, ``0.5``."""
+    if math.isinf(rate):
+        return "inf"
+    return f"{rate:g}"
+
+
+def rate_file_name(rate: float, suffix: str = ".musicxml") -> str:
+    """File name of one rate's annotated score: ``rate-032.musicxml``, ``rate-inf.musicxml``.
+
+    Integer rates are zero-padded to three digits so that a file browser lists them in
+    order of rate.
+    """
+    if math.isinf(rate):
+        return f"rate-inf{suffix}"
+    if float(rate).is_integer():
+        return f"rate-{int(rate):03d}{suffix}"
+    return f"rate-{rate:g}{suffix}"
+
+
+def query_seed(seed: int, query_id: str) -> int:
+    """A query's own seed from the batch seed: stable, order-free, 0 <= s < 2**31."""
+    digest = hashlib.sha256(f"{seed}:{query_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+# --------------------------------------------------------------------------------------
+# Queries: files, folders, corpora -> an ordered task list
+# --------------------------------------------------------------------------------------
+
+def _safe_id(text: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    return text[:80] or "query"
+
+
+def query_id_for(spec: str) -> str:
+    """A file-safe name for a query: ``corpus:bach-chorales/bwv66.6 -> bach-chorales_bwv66.6``.
+
+    File paths give their stem (``chorales/bwv 1.mid -> bwv_1``).
+    """
+    if spec.startswith("corpus:"):
+        return _safe_id(spec[len("corpus:"):].replace("/", "_"))
+    return _safe_id(Path(spec).stem)
+
+
+def _corpus_pieces(name: str) -> list[str]:
+    """The piece names of a named corpus, in the corpus's own order."""
+    try:
+        from . import corpus
+    except ImportError as exc:  # the corpus module is part of the package proper
+        raise InputError(f"corpus:{name}: named corpora are not available ({exc})") from exc
+    return list(corpus.piece_names(name))
+
+
+def expand_queries(queries: Sequence[str], limit: int | None = None) -> list[str]:
+    """Turn what the user typed into an ordered list of single-piece query specs.
+
+    * a file stays itself;
+    * a folder gives its score files (``.mid``, ``.musicxml``, ``.mxl``...), sorted by path;
+    * ``corpus:NAME`` gives every piece of the corpus as ``corpus:NAME/piece``;
+    * ``corpus:NAME/piece`` stays itself.
+
+    ``limit`` keeps the first ``limit`` pieces of the whole list (``--limit 20`` on
+    ``corpus:bach-chorales`` is the first twenty chorales). A spec that names nothing
+    (a missing file, an unknown corpus) is kept as it is, so that the batch reports it as a
+    failed query rather than silently dropping it.
+    """
+    if limit is not None and limit < 1:
+        raise ParameterError(f"--limit {limit}: must be 1 or more")
+    specs: list[str] = []
+    for raw in queries:
+        spec = str(raw).strip()
+        if not spec:
+            continue
+        if spec.startswith("corpus:"):
+            body = spec[len("corpus:"):]
+            if "/" in body:
+                specs.append(spec)
+                continue
+            try:
+                specs.extend(f"corpus:{body}/{p}" for p in _corpus_pieces(body))
+            except QbdiError as exc:
+                log.warning("%s", exc)
+                specs.append(spec)
+            continue
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in SCORE_SUFFIXES
+                           and not p.name.startswith("."))
+            if not found:
+                log.warning("folder %s has no score files", path)
+                specs.append(spec)
+            specs.extend(str(p) for p in found)
+        else:
+            specs.append(spec)
+        if limit is not None and len(specs) >= limit:
+            break
+    return specs[:limit] if limit is not None else specs
+
+
+def make_tasks(specs: Sequence[str], rates: Sequence[float], *, seed: int = 0,
+               model: str | None = None, options: dict[str, Any] | None = None
+               ) -> list[QueryTask]:
+    """One task per query spec, with unique ids (a repeated name gets ``-2``, ``-3``...)."""
+    rates = tuple(float(r) for r in rates)
+    if not rates:
+        raise ParameterError("no rates given; give bits per bar like 0,8,32,inf")
+    seen: dict[str, int] = {}
+    tasks = []
+    opts = tuple(sorted((options or {}).items()))
+    for position, spec in enumerate(specs):
+        base = query_id_for(spec)
+        count = seen.get(base, 0) + 1
+        seen[base] = count
+        qid = base if count == 1 else f"{base}-{count}"
+        tasks.append(QueryTask(position, spec, qid, rates, query_seed(seed, qid), model, opts))
+    return tasks
+
+
+# --------------------------------------------------------------------------------------
+# Running one task (in any process)
+# --------------------------------------------------------------------------------------
+
+def resolve_task_function(path: str) -> TaskFunction:
+    """Import a task function named ``"package.module:function"``."""
+    module_name, _, attr = path.partition(":")
+    if not attr:
+        raise ParameterError(f"task function {path!r}: expected 'module:function'")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ParameterError(f"task function {path!r} cannot be imported: {exc}") from exc
+
+
+@dataclass
+class TaskOutcome:
+    """What travels back from a worker: the record, the table as CSV text, the files."""
+
+    record: TaskRecord
+    table_csv: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _table_csv(table: pd.DataFrame) -> str:
+    if "rate" not in table.columns:
+        raise QbdiError("the task returned a table without a 'rate' column")
+    buffer = io.StringIO()
+    # Python's repr of floats round-trips exactly, so a resumed batch reads back the
+    # very numbers an uninterrupted one holds in memory.
+    table.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def execute(task: QueryTask, task_fn: str = DEFAULT_TASK) -> TaskOutcome:
+    """Run one task and capture its outcome; never raises for a bad query.
+
+    A :class:`QbdiError` (unreadable file, unknown corpus piece, a piece that does not fit
+    the grid...) becomes a failed record with its message; any other exception too, with
+    its type name, so that one odd piece cannot stop a batch of hundreds.
+    """
+    clock = StageClock()
+    record = TaskRecord(task.query_id, task.spec, task.position, "failed",
+                        fingerprint=task.fingerprint(task_fn))
+    try:
+        function = resolve_task_function(task_fn)
+        output = function(task, clock)
+        with clock("tables"):
+            table_csv = _table_csv(output.table)
+        record.status = "done"
+        record.files = sorted(output.files)
+        record.info = output.info
+        record.seconds = dict(clock.seconds)
+        return TaskOutcome(record, table_csv, dict(output.files))
+    except QbdiError as exc:
+        record.error = " ".join(str(exc).split())
+    except Exception as exc:  # noqa: BLE001 - a batch must survive any one bad piece
+        log.debug("query %s failed:\n%s", task.spec, traceback.format_exc())
+        record.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    record.seconds = dict(clock.seconds)
+    return TaskOutcome(record)
+
+
+# --------------------------------------------------------------------------------------
+# The work folder: storing, finding and reading finished tasks
+# --------------------------------------------------------------------------------------
+
+def query_dir(out: Path, query_id: str) -> Path:
+    """Folder of one query's outputs: ``<out>/queries/<query-id>``."""
+    return Path(out) / "queries" / query_id
+
+
+def _remove_partials(folder: Path) -> None:
+    # A killed process leaves its temporary files (".name.xyz.part.suffix") behind.
+    if folder.is_dir():
+        for stale in folder.glob(".*.part*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+
+def store_outcome(out: Path, outcome: TaskOutcome) -> Path:
+    """Write a task's files, its table and finally its ``result.json``, each atomically."""
+    record = outcome.record
+    folder = query_dir(out, record.query_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_partials(folder)
+    for name, data in sorted(outcome.files.items()):
+        if Path(name).name != name or name in (RESULT_NAME, TABLE_NAME):
+            raise QbdiError(f"task for {record.spec} returned a bad file name {name!r}")
+        write_bytes_atomic(folder / name, data)
+    if record.ok:
+        write_text_atomic(folder / TABLE_NAME, outcome.table_csv)
+    # result.json last: its presence is the mark of a finished task.
+    write_text_atomic(folder / RESULT_NAME, json.dumps(asdict(record), indent=1, sort_keys=True))
+    return folder
+
+
+def load_record(out: Path, task: QueryTask, task_fn: str) -> TaskRecord | None:
+    """The stored record of ``task`` if it finished with the same settings, else None."""
+    path = query_dir(out, task.query_id) / RESULT_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        record = TaskRecord(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    if record.fingerprint != task.fingerprint(task_fn) or record.spec != task.spec:
+        return None
+    if record.ok and not (query_dir(out, task.query_id) / TABLE_NAME).is_file():
+        return None
+    return record
+
+
+def read_query_table(out: Path, record: TaskRecord) -> pd.DataFrame:
+    """One finished query's per-rate table, with the query columns in front."""
+    # Floats must read back exactly; pandas >= 3 does that by default and deprecates
+    # the option that older versions need.
+    exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    table = pd.read_csv(query_dir(out, record.query_id) / TABLE_NAME, **exact)
+    front = pd.DataFrame({"query_id": record.query_id, "query": record.spec,
+                          "title": str(record.info.get("title", record.query_id))},
+                         index=table.index)
+    return pd.concat([front, table.drop(columns=[c for c in front.columns
+                                                 if c in table.columns])], axis=1)
+
+
+def assemble_table(out: Path, records: Sequence[TaskRecord]) -> pd.DataFrame:
+    """The tidy drift table over all finished queries, in task order, read from disk."""
+    parts = [read_query_table(out, r) for r in sorted(records, key=lambda r: r.position)
+             if r.ok]
+    if not parts:
+        return pd.DataFrame(columns=["query_id", "query", "title", "rate"])
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------
+# Running many tasks: here, on local processes, or on a Dask cluster
+# --------------------------------------------------------------------------------------
+
+def _init_worker(threads: int) -> None:
+    # Each worker gets its share of the cores; set before torch is imported in the worker.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import sys
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _run_local(tasks: Sequence[QueryTask], task_fn: str, jobs: int
+               ) -> Iterator[TaskOutcome]:
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield execute(task, task_fn)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    # "spawn": workers start clean, so no lock or thread state (torch, tqdm) is inherited.
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
+                             mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(threads,)) as pool:
+        futures = [pool.submit(execute, task, task_fn) for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _run_dask(tasks: Sequence[QueryTask], task_fn: str, address: Any
+              ) -> Iterator[TaskOutcome]:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError as exc:
+        raise ParameterError("--dask needs dask.distributed: "
+                             "pip install 'qbdi-musicology[dask]'") from exc
+    own_client = not isinstance(address, Client)
+    try:
+        client = Client(address) if own_client else address
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ParameterError(f"--dask {address}: cannot reach the Dask scheduler ({exc}); "
+                             "give its address, e.g. tcp://10.0.0.5:8786") from exc
+    try:
+        futures = [client.submit(execute, task, task_fn, pure=False,
+                                 key=f"qbdi-{task.query_id}-{task.seed}") for task in tasks]
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        if own_client:
+            client.close()
+
+
+@dataclass
+class BatchSummary:
+    """The result of :func:`run_batch`: the table, one record per query, where things went."""
+
+    out: Path
+    table: pd.DataFrame
+    records: list[TaskRecord]
+    ran: int
+    skipped: int
+    seconds: dict[str, float]
+    report_files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[TaskRecord]:
+        return [r for r in self.records if not r.ok]
+
+    def stage_split(self) -> dict[str, float]:
+        """Seconds per stage: batch stages (wall) and task stages summed over queries."""
+        split = {f"batch {k}": v for k, v in self.seconds.items()}
+        totals: dict[str, float] = defaultdict(float)
+        for record in self.records:
+            for stage, sec in record.seconds.items():
+                totals[stage] += sec
+        split.update({f"task {k} (sum over queries)": v for k, v in sorted(totals.items())})
+        return split
+
+
+def run_tasks(tasks: Sequence[QueryTask], out: Path, *, task_fn: str = DEFAULT_TASK,
+              jobs: int = 1, dask: Any = None, progress: bool = True,
+              retry_failed: bool = False, stop_after: int | None = None
+              ) -> tuple[list[TaskRecord], int]:
+    """Run every unfinished task and store it; return all records (task order) and #run.
+
+    Finished tasks (a ``result.json`` with the same settings) are skipped; failed ones
+    too unless ``retry_failed``. ``stop_after`` ends after that many new tasks (used to
+    split work into chunks and by tests).
+    """
+    out = Path(out)
+    records: dict[int, TaskRecord] = {}
+    pending = []
+    for task in tasks:
+        record = load_record(out, task, task_fn)
+        if record is not None and (record.ok or not retry_failed):
+            records[task.position] = record
+        else:
+            pending.append(task)
+    if stop_after is not None:
+        pending = pending[:stop_after]
+    if records:
+        log.info("resuming: %d of %d queries already finished", len(records), len(tasks))
+    from tqdm.auto import tqdm
+
+    runner = (_run_dask(pending, task_fn, dask) if dask is not None
+              else _run_local(pending, task_fn, jobs))
+    with tqdm(total=len(pending), desc="queries", unit="query", disable=not progress,
+              leave=False) as bar:
+        for outcome in runner:
+            store_outcome(out, outcome)
+            records[outcome.record.position] = outcome.record
+            if not outcome.record.ok:
+                log.warning("query %s failed: %s", outcome.record.spec, outcome.record.error)
+            bar.set_postfix_str(outcome.record.query_id[:30], refresh=False)
+            bar.update(1)
+    return [records[p] for p in sorted(records)], len(pending)
+
+
+def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
+              rates: Sequence[float] = DEFAULT_RATES, limit: int | None = None,
+              model: str | None = None, seed: int = 0, jobs: int = 1, dask: Any = None,
+              task_fn: str = DEFAULT_TASK, options: dict[str, Any] | None = None,
+              progress: bool = True, report: bool = True, render: bool = True,
+              retry_failed: bool = False) -> BatchSummary:
+    """Sweep every query over every rate, store per-query results, then write the report.
+
+    The report folder ``<out>/report`` holds the tidy table (``drift_table.csv`` and
+    ``.parquet``), the figures, ``report.html`` and ``summary.md`` (see
+    :mod:`qbdi_musicology.report.drift_report`). ``render`` asks MuseScore (where
+    installed) for a picture of the first query's drift overview score.
+    """
+    if jobs < 1:
+        raise ParameterError(f"--jobs {jobs}: must be 1 or more")
+    out = Path(out)
+    clock = StageClock()
+    with clock("expand queries"):
+        specs = expand_queries(queries, limit)
+        if not specs:
+            raise InputError("no queries given; name files, folders or corpus:NAME")
+        tasks = make_tasks(specs, rates, seed=seed, model=model, options=options)
+    with clock("run queries"):
+        records, ran = run_tasks(tasks, out, task_fn=task_fn, jobs=jobs, dask=dask,
+                                 progress=progress, retry_failed=retry_failed)
+    with clock("assemble table"):
+        table = assemble_table(out, records)
+    summary = BatchSummary(out, table, records, ran, len(tasks) - ran, clock.seconds)
+    if report:
+        from .report.drift_report import write_report
+
+        summary.report_files = write_report(
+            table, records, out / "report", queries_root=out / "queries",
+            rates=tasks[0].rates, render=render, clock=clock,
+            settings={"model": model or "shipped default", "seed": seed,
+                      "rates": [rate_label(r) for r in tasks[0].rates],
+                      "queries": list(queries), "limit": limit})
+    summary.seconds = dict(clock.seconds)
+    write_text_atomic(out / "report" / "timings.json",
+                      json.dumps(summary.stage_split(), indent=1)) if report else None
+    return summary
+
+
+# --------------------------------------------------------------------------------------
+# The real task: query -> model sweep -> drift table + annotated scores
+# --------------------------------------------------------------------------------------
+
+def _read_bytes_of(write: Callable[[Path], Any], name: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="qbdi-batch-") as tmp:
+        path = Path(tmp) / name
+        write(path)
+        return path.read_bytes()
+
+
+def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
+    """Sweep one query through the model at every rate and analyse the harmonic drift.
+
+    For a chorale at rates 0, 32 and inf this returns three rows (chord agreement, tonic
+    share, ... per rate), one annotated MusicXML per rate and the drift overview score
+    that stacks the query over every rate's improvisation.
+    """
+    from . import checkpoint, generate, scoreio
+    from .analysis import drift
+    from .annotate import harmony
+
+    with clock("load query"):
+        score = scoreio.resolve_query(task.spec)
+    with clock("load model"):
+        model = _cached_model(task.model)
+    with clock("sweep"):
+        results = generate.sweep(score, model, list(task.rates), seed=task.seed)
+    improvisations = {rate: improv for rate, improv, _ in results}
+    with clock("analyse"):
+        table = drift.drift_table(score, improvisations)
+    files: dict[str, bytes] = {}
+    with clock("write musicxml"):
+        for rate, improv in improvisations.items():
+            name = rate_file_name(rate)
+            files[name] = _read_bytes_of(
+                lambda p, r=rate, s=improv: harmony.write_annotated(score, s, p, rate=r), name)
+        if task.option("overview", True):
+            files["overview.musicxml"] = _read_bytes_of(
+                lambda p: harmony.write_overview(score, improvisations, p), "overview.musicxml")
+    title = (score.metadata.title if score.metadata is not None else None) or task.query_id
+    return QueryOutput(table, files, {"title": str(title)})
+
+
+_MODELS: dict[str | None, Any] = {}
+
+
+def _cached_model(spec: str | None) -> Any:
+    # One model per worker process: loading it once per query would dominate small batches.
+    if spec not in _MODELS:
+        from . import checkpoint
+        _MODELS[spec] = checkpoint.load_model(spec)
+    return _MODELS[spec]

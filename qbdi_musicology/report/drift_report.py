@@ -1,0 +1,481 @@
+"""The harmonic-drift report: verdicts, seaborn figures, a self-contained HTML page, Markdown.
+
+Input is the tidy drift table over queries and rates (one row per query and rate, columns
+such as ``chord_agreement`` and ``tonic_share``) and the batch's per-query records. Output,
+in one folder:
+
+* ``drift_table.csv`` / ``drift_table.parquet``: the table itself;
+* ``verdicts.csv``: per query, does the harmony drift toward the tonic as the rate falls?
+* ``figures/*.png``: each measure against the rate, every query as a thin line and the
+  mean over queries with its spread (one standard deviation) as a band;
+* ``report.html``: everything on one page, figures inline, so it can be mailed or opened
+  from a USB stick; links to every annotated MusicXML file;
+* ``summary.md``: the same in Markdown, for a repository or a lab notebook.
+
+Nothing here depends on the clock: the same table gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..fileio import atomic_path, write_bytes_atomic, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+#: Measures plotted against the rate: column -> (figure file, title, y-axis label).
+FIGURES: dict[str, tuple[str, str, str]] = {
+    "chord_agreement": ("chord_agreement", "Chord agreement with the query",
+                        "share of bars with the query's chord"),
+    "tonic_share": ("tonic_share", "Tonic share", "share of bars on the tonic triad"),
+    "distinct_chords": ("distinct_chords", "Distinct chords", "different chords in the piece"),
+    "mean_tonnetz_to_query": ("tonnetz_distance", "Tonnetz distance to the query",
+                              "mean Tonnetz distance per bar"),
+}
+
+#: Columns that may hold the information rate per rate (the dynamics analysis names it).
+IR_COLUMNS = ("ir_total", "information_rate", "ir", "ir_max", "mean_ir")
+
+#: Columns shown in the per-query tables, in this order, where present.
+TABLE_COLUMNS = ("rate", "chord_agreement", "root_agreement", "tonic_share",
+                 "distinct_chords", "chord_entropy_bits", "mean_tonnetz_to_query",
+                 "mean_tonnetz_to_tonic", "collisions") + IR_COLUMNS + ("ir_threshold",)
+
+SIGNIFICANCE = 0.05
+
+
+def rate_text(rate: float) -> str:
+    """How a rate is written for people: ``inf -> 'full'``, ``32.0 -> '32'``."""
+    return "full" if math.isinf(rate) else f"{rate:g}"
+
+
+# --------------------------------------------------------------------------------------
+# Verdicts
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verdict:
+    """Does one query's harmony drift toward the tonic as the rate falls?
+
+    ``rho`` is Spearman's rank correlation between the rate (full rate ranked highest) and
+    the tonic share; a drift toward the tonic as the rate *falls* is a *negative* rho.
+    """
+
+    query_id: str
+    title: str
+    n_rates: int
+    rho: float
+    p_value: float
+    tonic_full: float
+    tonic_zero: float
+    drifts: str  # "yes", "weak", "no", "flat" or "too few rates"
+    text: str
+
+
+def _verdict_text(drifts: str, rho: float, p: float, n: int, hi: float, lo: float,
+                  hi_rate: str, lo_rate: str) -> str:
+    stats = f"Spearman rho = {rho:+.2f}, p = {p:.3g}, n = {n} rates"
+    shares = (f"tonic share {hi:.2f} at {hi_rate} rate -> {lo:.2f} at {lo_rate} "
+              f"bits/bar" if hi_rate == "full" else
+              f"tonic share {hi:.2f} at {hi_rate} -> {lo:.2f} at {lo_rate} bits/bar")
+    if drifts == "yes":
+        return f"Yes: the harmony drifts toward the tonic as the rate falls ({shares}; {stats})."
+    if drifts == "weak":
+        return (f"A tendency toward the tonic as the rate falls, but not significant at "
+                f"{SIGNIFICANCE:g} ({shares}; {stats}).")
+    if drifts == "no":
+        return (f"No: the tonic share does not rise as the rate falls ({shares}; {stats}).")
+    return ""
+
+
+def verdict_for(rows: pd.DataFrame, query_id: str = "", title: str = "") -> Verdict:
+    """The verdict for one query's rows (one row per rate, columns ``rate``, ``tonic_share``).
+
+    Example: tonic shares 0.25 (full), 0.25 (256), 0.45 (32), 0.70 (0) give rho = -0.95,
+    a drift toward the tonic.
+    """
+    from scipy.stats import spearmanr
+
+    rows = rows.dropna(subset=["tonic_share"]).sort_values("rate")
+    n = len(rows)
+    rates = rows["rate"].to_numpy(dtype=float)
+    shares = rows["tonic_share"].to_numpy(dtype=float)
+    hi_rate = rate_text(rates[-1]) if n else "-"
+    lo_rate = rate_text(rates[0]) if n else "-"
+    hi = float(shares[-1]) if n else math.nan
+    lo = float(shares[0]) if n else math.nan
+    if n < 3:
+        return Verdict(query_id, title, n, math.nan, math.nan, hi, lo, "too few rates",
+                       f"Too few rates ({n}) to judge a trend; give at least three.")
+    if np.ptp(shares) == 0:
+        return Verdict(query_id, title, n, math.nan, math.nan, hi, lo, "flat",
+                       f"No drift: the tonic share is {hi:.2f} at every rate.")
+    # Ranks of the rates: inf is simply the largest, which is what a rank test needs.
+    order = np.argsort(np.argsort(rates, kind="stable"), kind="stable").astype(float)
+    result = spearmanr(order, shares)
+    rho, p = float(result.statistic), float(result.pvalue)
+    if rho < 0 and p < SIGNIFICANCE:
+        drifts = "yes"
+    elif rho < 0:
+        drifts = "weak"
+    else:
+        drifts = "no"
+    return Verdict(query_id, title, n, rho, p, hi, lo, drifts,
+                   _verdict_text(drifts, rho, p, n, hi, lo, hi_rate, lo_rate))
+
+
+def verdicts(table: pd.DataFrame) -> pd.DataFrame:
+    """One verdict per query of the tidy table, in the table's query order."""
+    rows = []
+    for query_id, group in table.groupby("query_id", sort=False):
+        title = str(group["title"].iloc[0]) if "title" in group else str(query_id)
+        rows.append(verdict_for(group, str(query_id), title).__dict__)
+    columns = list(Verdict.__dataclass_fields__)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def overall_verdict(table: pd.DataFrame) -> Verdict:
+    """The verdict on the mean tonic share over all queries, rate by rate."""
+    means = table.groupby("rate", as_index=False)["tonic_share"].mean()
+    verdict = verdict_for(means, "all", "mean over queries")
+    return verdict
+
+
+# --------------------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------------------
+
+def _rate_positions(rates: Iterable[float]) -> dict[float, int]:
+    # The rates span 0 to infinity, so the x axis is ordinal: equally spaced, in order.
+    return {rate: i for i, rate in enumerate(sorted(set(float(r) for r in rates)))}
+
+
+def _png_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight",
+                metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def rate_figure(table: pd.DataFrame, column: str, title: str, ylabel: str) -> bytes:
+    """One measure against the rate as PNG bytes: thin line per query, mean +/- 1 sd band.
+
+    Example: ``rate_figure(table, "tonic_share", "Tonic share", "share of bars")`` shows
+    whether the tonic share rises toward the left (low rates).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    data = table[["query_id", "rate", column]].dropna(subset=[column]).copy()
+    positions = _rate_positions(data["rate"])
+    data["position"] = data["rate"].map(positions)
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    try:
+        if data["query_id"].nunique() > 1:
+            sns.lineplot(data=data, x="position", y=column, units="query_id",
+                         estimator=None, color="0.7", linewidth=0.8, alpha=0.7, ax=ax,
+                         legend=False)
+        sns.lineplot(data=data, x="position", y=column, estimator="mean",
+                     errorbar="sd", color="#1f5fa8", linewidth=2.4, marker="o", ax=ax,
+                     label="mean over queries (band: 1 sd)")
+        ax.set_xticks(list(positions.values()))
+        ax.set_xticklabels([rate_text(r) for r in positions])
+        ax.set_xlabel("channel rate (bits per bar)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(loc="best", fontsize="small")
+        return _png_bytes(fig)
+    finally:
+        plt.close(fig)
+
+
+def ir_column(table: pd.DataFrame) -> str | None:
+    """Name of the information-rate column of the table, if the dynamics analysis ran."""
+    for name in IR_COLUMNS:
+        if name in table.columns and table[name].notna().any():
+            return name
+    return None
+
+
+def figures_for(table: pd.DataFrame) -> dict[str, tuple[str, bytes]]:
+    """All figures the table supports: ``name -> (title, png bytes)``."""
+    figures: dict[str, tuple[str, bytes]] = {}
+    specs = dict(FIGURES)
+    ir = ir_column(table)
+    if ir is not None:
+        specs[ir] = ("information_rate", "Information rate (VMO) at the optimal threshold",
+                     "information rate (bits per frame)")
+    for column, (name, title, ylabel) in specs.items():
+        if column in table.columns and table[column].notna().any():
+            figures[name] = (title, rate_figure(table, column, title, ylabel))
+    return figures
+
+
+# --------------------------------------------------------------------------------------
+# Tables as HTML and Markdown
+# --------------------------------------------------------------------------------------
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return "-"
+        if math.isinf(value):
+            return "full"
+        return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.3f}"
+    return str(value)
+
+
+def _display_rows(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    columns = [c for c in TABLE_COLUMNS if c in rows.columns]
+    body = [[rate_text(v) if c == "rate" else _fmt(v) for c, v in zip(columns, record)]
+            for record in
+            rows.sort_values("rate", ascending=False)[columns].itertuples(index=False)]
+    return columns, body
+
+
+def _html_table(columns: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+    rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+                   for row in body)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _md_table(columns: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(c.replace("_", " ") for c in columns) + " |",
+             "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def mean_by_rate(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean of every measure over queries, one row per rate (highest rate first)."""
+    columns = [c for c in TABLE_COLUMNS if c in table.columns and c != "rate"]
+    means = table.groupby("rate", as_index=False)[columns].mean(numeric_only=True)
+    means.insert(1, "queries", table.groupby("rate")["query_id"].nunique().to_numpy())
+    return means.sort_values("rate", ascending=False, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------
+# The report folder
+# --------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:Georgia,'Times New Roman',serif;max-width:62rem;margin:2rem auto;
+padding:0 1rem;color:#222;line-height:1.45}
+h1,h2,h3{font-family:Helvetica,Arial,sans-serif;color:#163d6b}
+table{border-collapse:collapse;margin:.6rem 0 1.2rem;font-size:.9rem}
+th,td{border:1px solid #ccd;padding:.25rem .5rem;text-align:right}
+th{background:#eef2f8;font-family:Helvetica,Arial,sans-serif}
+td:first-child,th:first-child{text-align:left}
+.verdict{padding:.5rem .8rem;border-left:4px solid #1f5fa8;background:#f4f7fb}
+.verdict.yes{border-color:#2a8a3e}.verdict.no,.verdict.flat{border-color:#b5443a}
+.verdict.weak{border-color:#c99a2e}
+figure{display:inline-block;margin:.5rem;vertical-align:top}
+figure img{max-width:30rem;border:1px solid #ddd}
+.overview img{max-width:100%}
+.failed{color:#8a1f1f}
+code{font-size:.85rem}
+"""
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _links(record: Any, queries_root: Path, report_dir: Path) -> str:
+    folder = queries_root / record.query_id
+    rel = Path(os.path.relpath(folder, report_dir))
+    items = []
+    for name in record.files:
+        items.append(f'<a href="{html.escape((rel / name).as_posix())}">{html.escape(name)}</a>')
+    return " &middot; ".join(items) if items else "(no scores written)"
+
+
+def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | os.PathLike,
+                 *, queries_root: str | os.PathLike, rates: Sequence[float] = (),
+                 render: bool = True, clock: Any = None,
+                 settings: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """Write the whole report folder; return the paths written by kind.
+
+    ``records`` are the batch's per-query records (``query_id``, ``spec``, ``status``,
+    ``error``, ``files``); failed ones are listed with their reasons. ``render`` asks
+    MuseScore, where installed, for a picture of the first query's drift overview.
+    """
+    import contextlib
+
+    report_dir = Path(report_dir)
+    queries_root = Path(queries_root)
+    stage = clock if clock is not None else (lambda name: contextlib.nullcontext())
+    files: dict[str, Path] = {}
+    report_dir.mkdir(parents=True, exist_ok=True)
+
+    with stage("write tables"):
+        files["csv"] = report_dir / "drift_table.csv"
+        write_text_atomic(files["csv"], table.to_csv(index=False, lineterminator="\n"))
+        files["parquet"] = report_dir / "drift_table.parquet"
+        with atomic_path(files["parquet"]) as tmp:
+            table.to_parquet(tmp, index=False)
+        has_data = not table.empty and "tonic_share" in table.columns
+        verdict_table = verdicts(table) if has_data else pd.DataFrame()
+        files["verdicts"] = report_dir / "verdicts.csv"
+        write_text_atomic(files["verdicts"],
+                          verdict_table.to_csv(index=False, lineterminator="\n"))
+
+    with stage("figures"):
+        figures = figures_for(table) if not table.empty else {}
+        for name, (_, png) in figures.items():
+            files[f"figure {name}"] = write_bytes_atomic(report_dir / "figures" / f"{name}.png",
+                                                         png)
+
+    overview_png: bytes | None = None
+    overview_note = ""
+    with stage("render overview"):
+        if render:
+            overview_png, overview_note = _render_overview(records, queries_root, report_dir)
+            if overview_png is not None:
+                files["overview"] = report_dir / "overview.png"
+
+    with stage("html and markdown"):
+        overall = overall_verdict(table) if has_data else None
+        files["html"] = write_text_atomic(
+            report_dir / "report.html",
+            _html(table, records, verdict_table, overall, figures, overview_png,
+                  overview_note, queries_root, report_dir, settings or {}))
+        files["markdown"] = write_text_atomic(
+            report_dir / "summary.md",
+            _markdown(table, records, verdict_table, overall, figures, overview_png,
+                      settings or {}))
+    return files
+
+
+def _render_overview(records: Sequence[Any], queries_root: Path, report_dir: Path
+                     ) -> tuple[bytes | None, str]:
+    from ..validate import mscore_binary, musescore_render
+
+    candidates = [r for r in records if r.ok and "overview.musicxml" in r.files]
+    if not candidates:
+        return None, "no drift overview score was written"
+    if mscore_binary() is None:
+        return None, "MuseScore 3 is not installed here, so no picture of the overview"
+    first = candidates[0]
+    target = report_dir / "overview.png"
+    with atomic_path(target) as tmp:
+        result = musescore_render(queries_root / first.query_id / "overview.musicxml", tmp)
+    if not result.ok:
+        log.warning("MuseScore could not render the overview: %s", result.error)
+        target.unlink(missing_ok=True)
+        return None, f"MuseScore could not render the overview ({result.error})"
+    return target.read_bytes(), f"page 1 of the drift overview of {first.spec}"
+
+
+def _settings_lines(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    labels = {"model": "model", "seed": "seed", "rates": "rates (bits per bar)",
+              "queries": "queries", "limit": "limit"}
+    lines = []
+    for key, label in labels.items():
+        if key in settings and settings[key] is not None:
+            value = settings[key]
+            text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+            lines.append((label, text))
+    return lines
+
+
+def _html(table, records, verdict_table, overall, figures, overview_png, overview_note,
+          queries_root, report_dir, settings) -> str:
+    esc = html.escape
+    done = [r for r in records if r.ok]
+    failed = [r for r in records if not r.ok]
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>Harmonic drift report</title>", f"<style>{_CSS}</style></head><body>",
+             "<h1>Harmonic drift: does the harmony move toward the tonic as the rate falls?</h1>"]
+    parts.append("<p>" + "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}"
+                                      for k, v in _settings_lines(settings)) + "</p>")
+    parts.append(f"<p>{len(done)} of {len(records)} queries analysed"
+                 + (f", <span class='failed'>{len(failed)} failed</span>" if failed else "")
+                 + ".</p>")
+    if overall is not None:
+        parts.append(f"<h2>Verdict over all queries</h2><p class='verdict {overall.drifts}'>"
+                     f"{esc(overall.text)}</p>")
+        columns, body = _display_rows(mean_by_rate(table).assign(
+            queries=lambda d: d["queries"].astype(float)))
+        parts.append("<h3>Mean over queries, per rate</h3>" + _html_table(columns, body))
+    if figures:
+        parts.append("<h2>Figures</h2><p>Each grey line is one query; the blue line is the "
+                     "mean over queries, the band one standard deviation.</p>")
+        for name, (title, png) in figures.items():
+            parts.append(f"<figure>{_img(png, title)}<figcaption>{esc(title)}</figcaption>"
+                         "</figure>")
+    parts.append("<h2>Drift overview score</h2>")
+    if overview_png is not None:
+        parts.append(f"<p>{esc(overview_note)}: the query on top, then the improvisation at "
+                     "each rate, bar by bar.</p>"
+                     f"<div class='overview'>{_img(overview_png, 'drift overview')}</div>")
+    else:
+        parts.append(f"<p>{esc(overview_note or 'not rendered')}.</p>")
+    if failed:
+        parts.append("<h2 class='failed'>Queries that could not be analysed</h2><ul>")
+        parts += [f"<li><code>{esc(r.spec)}</code>: {esc(r.error)}</li>" for r in failed]
+        parts.append("</ul>")
+    parts.append("<h2>Per query</h2>")
+    verdict_by_id = ({v.query_id: v for v in verdict_table.itertuples()}
+                     if not verdict_table.empty else {})
+    for record in done:
+        rows = table[table["query_id"] == record.query_id]
+        title = str(record.info.get("title", record.query_id))
+        parts.append(f"<h3 id='{esc(record.query_id)}'>{esc(title)} "
+                     f"<small><code>{esc(record.spec)}</code></small></h3>")
+        verdict = verdict_by_id.get(record.query_id)
+        if verdict is not None:
+            parts.append(f"<p class='verdict {verdict.drifts}'>{esc(verdict.text)}</p>")
+        parts.append(_html_table(*_display_rows(rows)))
+        parts.append(f"<p>Scores (open in MuseScore): "
+                     f"{_links(record, queries_root, report_dir)}</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _markdown(table, records, verdict_table, overall, figures, overview_png, settings) -> str:
+    done = [r for r in records if r.ok]
+    failed = [r for r in records if not r.ok]
+    lines = ["# Harmonic drift summary", ""]
+    lines += [f"- **{k}**: {v}" for k, v in _settings_lines(settings)]
+    lines += [f"- **queries analysed**: {len(done)} of {len(records)}", ""]
+    if overall is not None:
+        lines += ["## Verdict over all queries", "", overall.text, ""]
+        columns, body = _display_rows(mean_by_rate(table).assign(
+            queries=lambda d: d["queries"].astype(float)))
+        lines += ["### Mean over queries, per rate", "", _md_table(columns, body), ""]
+    if not verdict_table.empty:
+        lines += ["## Verdict per query", "", "| query | drift to the tonic | verdict |",
+                  "|---|---|---|"]
+        lines += [f"| {v.title} | {v.drifts} | {v.text} |" for v in verdict_table.itertuples()]
+        lines.append("")
+    if failed:
+        lines += ["## Queries that could not be analysed", ""]
+        lines += [f"- `{r.spec}`: {r.error}" for r in failed]
+        lines.append("")
+    if figures:
+        lines += ["## Figures", ""]
+        lines += [f"![{title}](figures/{name}.png)" for name, (title, _) in figures.items()]
+        lines.append("")
+    if overview_png is not None:
+        lines += ["## Drift overview", "", "![drift overview](overview.png)", ""]
+    lines += ["The full table is `drift_table.csv` (and `.parquet`); the HTML report "
+              "`report.html` has a table and the score links for every query.", ""]
+    return "\n".join(lines)
