@@ -1,0 +1,324 @@
+"""Reading score files safely: MIDI, MusicXML and compressed MusicXML (.mxl).
+
+Score files come from the internet, students and old disks, so every file is checked
+before music21 sees it, and every problem becomes one clear :class:`InputError`:
+
+* an empty file, a file that is not what its name says, a truncated or corrupt MIDI file;
+* MusicXML with entity declarations (a classic way to make an XML reader fetch other files
+  or expand a few bytes into gigabytes): entities are never resolved and such a file is
+  refused; no DTD is loaded and nothing is fetched from the network;
+* an ``.mxl`` archive whose content would expand past a size limit (a "zip bomb"): both the
+  sizes the archive declares and the bytes actually read are checked;
+* a MIDI file with only drums (nothing to put on a pitch grid);
+* absurd lengths (a 100,000-bar file): refused before parsing, with the limit as a
+  parameter.
+
+Example::
+
+    score = load_score("vf_no1.mid")                  # a music21 Score
+    score = resolve_query("corpus:bach-chorales/bwv66.6")
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+
+MIDI_SUFFIXES = (".mid", ".midi")
+XML_SUFFIXES = (".musicxml", ".xml")
+MXL_SUFFIXES = (".mxl",)
+SCORE_SUFFIXES = MIDI_SUFFIXES + XML_SUFFIXES + MXL_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits for one score file; raise them for genuinely huge scores.
+
+    ``max_bytes``: size of the file on disk; ``max_unpacked_bytes``: total content of an
+    ``.mxl`` archive once unpacked; ``max_bars``: bars (4/4 quarter notes / 4 for MIDI,
+    ``<measure>`` elements for MusicXML); ``max_notes``: note events.
+    """
+
+    max_bytes: int = 32 * 1024 * 1024
+    max_unpacked_bytes: int = 64 * 1024 * 1024
+    max_bars: int = 5_000
+    max_notes: int = 500_000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def _read_bytes(path: Path, limits: Limits) -> bytes:
+    if not path.exists():
+        raise InputError(f"{path}: no such file; check the path (folders are corpora: use "
+                         "'qbdi corpus info FOLDER')")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a score file; give one .mid/.musicxml/.mxl "
+                         "file, or use it as a corpus")
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError(f"{path} is empty (0 bytes); re-export it from your notation program")
+    if size > limits.max_bytes:
+        raise InputError(f"{path} is {size / 2**20:.1f} MB, over the {limits.max_bytes / 2**20:.0f}"
+                         " MB limit for one score; raise max_bytes if the file is genuine")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file ({exc.strerror})") from exc
+
+
+# ---------------------------------------------------------------------------------- MIDI
+
+
+def check_midi(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse bytes that are not a complete MIDI file with pitched notes of sane length.
+
+    Example: a 100,000-bar MIDI file is refused with "about 100000 bars, over the limit of
+    5000 bars" before music21 builds a single measure.
+    """
+    import mido
+
+    if not data.startswith(b"MThd"):
+        raise InputError(f"{where} is not a MIDI file (it does not start with the MIDI "
+                         "header 'MThd'); check that the file name matches its content")
+    try:
+        midi = mido.MidiFile(file=io.BytesIO(data))
+    except (EOFError, OSError, ValueError, KeyError, IndexError) as exc:
+        raise InputError(f"{where}: the MIDI file is truncated or corrupt ({exc}); "
+                         "re-export it or remove it from the corpus") from exc
+    if midi.type == 2:
+        raise InputError(f"{where}: MIDI type 2 (independent sequences) is not supported; "
+                         "save it as type 0 or 1")
+    tpb = midi.ticks_per_beat or 480
+    beats_per_bar = 4.0
+    pitched = drums = 0
+    last_tick = 0
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                if msg.channel == 9:  # General MIDI channel 10: the drum kit
+                    drums += 1
+                else:
+                    pitched += 1
+            elif msg.type == "time_signature" and tick == 0:
+                beats_per_bar = msg.numerator * 4.0 / msg.denominator
+        last_tick = max(last_tick, tick)
+    if pitched + drums > limits.max_notes:
+        raise InputError(f"{where}: {pitched + drums} notes, over the limit of "
+                         f"{limits.max_notes}; raise max_notes if the file is genuine")
+    bars = last_tick / tpb / beats_per_bar
+    if bars > limits.max_bars:
+        raise InputError(f"{where}: about {bars:.0f} bars, over the limit of {limits.max_bars} "
+                         "bars; cut the file or raise max_bars")
+    if pitched == 0 and drums:
+        raise InputError(f"{where}: only percussion (MIDI channel 10) and no pitched notes; "
+                         "there is nothing to put on a pitch grid")
+    if pitched == 0:
+        raise InputError(f"{where}: the MIDI file has no notes")
+
+
+# ------------------------------------------------------------------------------ MusicXML
+
+
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def check_musicxml(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse XML with entity declarations, that is not MusicXML, or with too many bars.
+
+    The check parses with lxml without loading any DTD, resolving any entity or touching
+    the network. A normal MusicXML ``<!DOCTYPE score-partwise PUBLIC ...>`` line is fine;
+    a DOCTYPE that declares entities (``<!ENTITY x SYSTEM "file:///etc/passwd">``) is not.
+    """
+    from lxml import etree
+
+    if _ENTITY_DECL.search(data):
+        raise InputError(f"{where}: the XML declares entities (<!ENTITY ...>), which can read "
+                         "other files or blow up memory; it is refused. Re-export the score "
+                         "from your notation program")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False, remove_comments=True)
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise InputError(f"{where}: not well-formed XML ({exc}); re-export the score") from exc
+    tree = root.getroottree()
+    dtd = tree.docinfo.internalDTD
+    if dtd is not None and list(dtd.iterentities()):
+        raise InputError(f"{where}: the XML declares entities in its DOCTYPE; it is refused")
+    if any(isinstance(node, etree._Entity) for node in root.iter()):
+        raise InputError(f"{where}: the XML uses entity references; it is refused")
+    tag = etree.QName(root).localname
+    if tag not in ("score-partwise", "score-timewise"):
+        raise InputError(f"{where}: XML root <{tag}> is not a MusicXML score "
+                         "(<score-partwise> or <score-timewise>)")
+    if tag == "score-partwise":
+        measures = max((sum(1 for _ in part.iterchildren("measure"))
+                        for part in root.iterchildren("part")), default=0)
+    else:
+        measures = sum(1 for _ in root.iterchildren("measure"))
+    if measures > limits.max_bars:
+        raise InputError(f"{where}: {measures} bars, over the limit of {limits.max_bars} bars; "
+                         "cut the score or raise max_bars")
+    notes = sum(1 for _ in root.iter("note"))
+    if notes > limits.max_notes:
+        raise InputError(f"{where}: {notes} notes, over the limit of {limits.max_notes}; "
+                         "raise max_notes if the file is genuine")
+
+
+def unpack_mxl(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The MusicXML text inside an ``.mxl`` archive, read within the unpacked-size limit.
+
+    The archive's own size claims are checked first; then the root file is read in chunks
+    and reading stops as soon as the limit is passed (a lying archive cannot get further).
+    """
+    from lxml import etree
+
+    limit = limits.max_unpacked_bytes
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{where}: not a valid .mxl (zip) archive ({exc}); re-export it") from exc
+    with archive:
+        infos = archive.infolist()
+        declared = sum(i.file_size for i in infos)
+        if declared > limit:
+            raise InputError(f"{where}: the archive unpacks to {declared / 2**20:.0f} MB, over "
+                             f"the {limit / 2**20:.0f} MB limit (a zip bomb?); it is refused")
+        names = [i.filename for i in infos]
+        root_name = None
+        if "META-INF/container.xml" in names:
+            container = _read_member(archive, "META-INF/container.xml", 1 << 20, where)
+            check_safe_xml(container, where + ":META-INF/container.xml")
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+            try:
+                croot = etree.fromstring(container, parser=parser)
+            except etree.XMLSyntaxError as exc:
+                raise InputError(f"{where}: broken META-INF/container.xml ({exc})") from exc
+            for el in croot.iter():
+                if etree.QName(el).localname == "rootfile" and el.get("full-path"):
+                    root_name = el.get("full-path")
+                    break
+        if root_name is None:
+            candidates = [n for n in names if n.lower().endswith((".xml", ".musicxml"))
+                          and not n.startswith("META-INF/")]
+            if not candidates:
+                raise InputError(f"{where}: the .mxl archive holds no MusicXML file")
+            root_name = candidates[0]
+        if root_name not in names:
+            raise InputError(f"{where}: the .mxl archive names {root_name!r} as its score, "
+                             "but does not contain it")
+        return _read_member(archive, root_name, limit, where)
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes:
+    chunks = []
+    total = 0
+    try:
+        with archive.open(name) as fh:
+            while True:
+                chunk = fh.read(1 << 16)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > limit:
+                    raise InputError(
+                        f"{where}: {name} unpacks past the {limit / 2**20:.0f} MB limit "
+                        "(a zip bomb?); it is refused")
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+        raise InputError(f"{where}: cannot unpack {name} ({exc}); re-export the file") from exc
+    return b"".join(chunks)
+
+
+def check_safe_xml(data: bytes, where: str) -> None:
+    """Refuse any XML that declares entities (used for the .mxl container file)."""
+    if _ENTITY_DECL.search(data):
+        raise InputError(f"{where}: the XML declares entities (<!ENTITY ...>); it is refused")
+
+
+# --------------------------------------------------------------------------------- entry
+
+
+def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
+    """Read a MIDI, MusicXML or .mxl file into a music21 Score, after the safety checks.
+
+    Every problem is an :class:`InputError` saying what, where and what to do; the file is
+    read once, checked, and the checked bytes (never the file again) go to music21.
+
+    Example: ``load_score("../shared/data/visions_fugitives/vf_no1.mid")`` gives the first
+    of Prokofiev's *Visions fugitives* as a Score with its piano parts.
+    """
+    from music21 import converter, stream
+
+    path = Path(path)
+    where = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SCORE_SUFFIXES:
+        raise InputError(f"{where}: unknown score format {suffix or '(no extension)'!r}; "
+                         f"give one of {', '.join(SCORE_SUFFIXES)}")
+    data = _read_bytes(path, limits)
+    if suffix in MIDI_SUFFIXES:
+        check_midi(data, where, limits)
+        fmt = "midi"
+    else:
+        if suffix in MXL_SUFFIXES:
+            if not data.startswith(b"PK"):
+                raise InputError(f"{where} is not an .mxl archive (no zip header); if it is "
+                                 "plain MusicXML, name it .musicxml")
+            data = unpack_mxl(data, where, limits)
+        check_musicxml(data, where, limits)
+        fmt = "musicxml"
+    try:
+        score = converter.parseData(data, format=fmt)
+    except InputError:
+        raise
+    except Exception as exc:  # music21 raises many kinds; each is a broken file for the user
+        raise InputError(f"{where}: music21 could not read the {fmt} ({type(exc).__name__}: "
+                         f"{exc}); re-export the file or remove it from the corpus") from exc
+    if isinstance(score, stream.Opus):
+        scores = list(score.scores)
+        if not scores:
+            raise InputError(f"{where}: the file holds no score")
+        score = scores[0]
+    if not isinstance(score, stream.Score):
+        wrapped = stream.Score()
+        wrapped.insert(0, score)
+        score = wrapped
+    if score.metadata is None or not score.metadata.title:
+        from music21 import metadata
+
+        if score.metadata is None:
+            score.metadata = metadata.Metadata()
+        score.metadata.title = path.stem
+    return score
+
+
+def resolve_query(query: str, *, limits: Limits = DEFAULT_LIMITS, data_dir=None):
+    """A score from a query string: ``corpus:NAME/PIECE`` or a file path.
+
+    Example: ``resolve_query("corpus:bach-chorales/bwv66.6")`` is music21's chorale
+    bwv 66.6; ``resolve_query("corpus:visions-fugitives/vf_no1")`` reads ``vf_no1.mid``
+    from the Visions fugitives folder; ``resolve_query("my/piece.musicxml")`` reads a file.
+    """
+    text = str(query)
+    if text.startswith("corpus:"):
+        from .corpus import find_piece
+
+        rest = text[len("corpus:"):]
+        if "/" not in rest:
+            raise InputError(f"query {text!r}: write corpus:NAME/PIECE, e.g. "
+                             "corpus:bach-chorales/bwv66.6")
+        name, piece = rest.split("/", 1)
+        return load_score(find_piece(name, piece, data_dir=data_dir), limits=limits)
+    return load_score(text, limits=limits)

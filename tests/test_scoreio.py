@@ -1,0 +1,337 @@
+"""Safe loading of score files: every bad input gets a clear InputError."""
+
+from __future__ import annotations
+
+import io
+import struct
+import tracemalloc
+import zipfile
+
+import mido
+import numpy as np
+import pytest
+
+from qbdi_musicology.errors import InputError, QbdiError
+from qbdi_musicology.grid import ARTICULATE, DEFAULT_GRID
+from qbdi_musicology.pianoroll import convert_score, score_to_bars
+from qbdi_musicology.scoreio import Limits, load_score, resolve_query
+
+LO = DEFAULT_GRID.low_pitch
+
+
+def midi_bytes(notes, *, channel=0, tpb=480, ts=(4, 4), tail_ticks=0) -> bytes:
+    """A type-1 MIDI file from (start beat, length in beats, midi pitch) triples."""
+    events = []
+    for start, length, pitch in notes:
+        events.append((int(start * tpb), 1, mido.Message("note_on", note=pitch, velocity=80,
+                                                         channel=channel)))
+        events.append((int((start + length) * tpb), 0, mido.Message("note_off", note=pitch,
+                                                                    velocity=0, channel=channel)))
+    events.sort(key=lambda e: (e[0], e[1]))
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("time_signature", numerator=ts[0], denominator=ts[1], time=0))
+    track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+    now = 0
+    for tick, _, msg in events:
+        track.append(msg.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=tail_ticks))
+    mid = mido.MidiFile(type=1, ticks_per_beat=tpb)
+    mid.tracks.append(track)
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    return buf.getvalue()
+
+
+MUSICXML = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN"
+  "http://www.musicxml.org/dtds/partwise.dtd">
+<score-partwise version="4.0">
+  <work><work-title>{title}</work-title></work>
+  <part-list><score-part id="P1"><part-name>Piano</part-name></score-part></part-list>
+  <part id="P1">{measures}</part>
+</score-partwise>
+"""
+MEASURE_C_CHORD = """<measure number="{n}">
+    <attributes><divisions>1</divisions><time><beats>4</beats><beat-type>4</beat-type></time>
+      <clef><sign>G</sign><line>2</line></clef></attributes>
+    <note><pitch><step>C</step><octave>4</octave></pitch><duration>4</duration><type>whole</type></note>
+    <note><chord/><pitch><step>E</step><octave>4</octave></pitch><duration>4</duration><type>whole</type></note>
+    <note><chord/><pitch><step>G</step><octave>4</octave></pitch><duration>4</duration><type>whole</type></note>
+  </measure>"""
+
+
+def musicxml_text(title="Test", n_measures=1) -> str:
+    measures = "".join(MEASURE_C_CHORD.format(n=i + 1) for i in range(n_measures))
+    return MUSICXML.format(title=title, measures=measures)
+
+
+def mxl_bytes(xml: bytes, inner="score.musicxml") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("META-INF/container.xml",
+                   '<?xml version="1.0"?><container><rootfiles>'
+                   f'<rootfile full-path="{inner}"/></rootfiles></container>')
+        z.writestr(inner, xml)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------ good files
+
+
+def test_midi_c_major_triad_is_read(tmp_path):
+    path = tmp_path / "triad.mid"
+    path.write_bytes(midi_bytes([(0, 4, 60), (0, 4, 64), (0, 4, 67), (4, 2, 62)]))
+    bars = score_to_bars(load_score(path))
+    assert bars.shape[0] == 2
+    assert {int(r) + LO for r in np.nonzero(bars[0, 0, :, ARTICULATE])[0]} == {60, 64, 67}
+    assert bars[1, 0, 62 - LO, ARTICULATE] and bars[1, :8, 62 - LO, 0].all()
+
+
+def test_musicxml_and_mxl_are_read(tmp_path):
+    xml = tmp_path / "c.musicxml"
+    xml.write_text(musicxml_text("C major"))
+    mxl = tmp_path / "c.mxl"
+    mxl.write_bytes(mxl_bytes(xml.read_bytes()))
+    for path in (xml, mxl):
+        score = load_score(path)
+        chord = score.recurse().notes.first()
+        assert chord.commonName == "major triad" and chord.root().name == "C"
+        assert score.metadata.title == "C major"
+
+
+def test_midi_title_defaults_to_the_file_name(tmp_path):
+    path = tmp_path / "little tune.midi"
+    path.write_bytes(midi_bytes([(0, 1, 72)]))
+    assert load_score(path).metadata.title == "little tune"
+
+
+# ------------------------------------------------------------------ bad files
+
+
+def test_empty_file(tmp_path):
+    for name in ("empty.mid", "empty.musicxml", "empty.mxl"):
+        path = tmp_path / name
+        path.write_bytes(b"")
+        with pytest.raises(InputError, match="is empty"):
+            load_score(path)
+
+
+def test_truncated_midi(tmp_path):
+    data = midi_bytes([(i, 1, 60 + i % 12) for i in range(40)])
+    path = tmp_path / "cut.mid"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_score(path)
+
+
+def test_corrupt_midi_track(tmp_path):
+    data = bytearray(midi_bytes([(0, 1, 60)]))
+    track = data.index(b"MTrk")
+    data[track:track + 4] = b"XXXX"  # the track chunk's name is destroyed
+    path = tmp_path / "corrupt.mid"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        load_score(path)
+
+
+def test_not_music_bytes_named_mid(tmp_path):
+    path = tmp_path / "notes.mid"
+    path.write_bytes(b"Dear students, the exam is on Monday.\n" * 20)
+    with pytest.raises(InputError, match="not a MIDI file"):
+        load_score(path)
+    png = tmp_path / "picture.mxl"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(InputError, match="not an .mxl archive"):
+        load_score(png)
+
+
+def test_external_entity_is_refused_and_never_resolved(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    text = musicxml_text("&xxe;").replace(
+        '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN"\n'
+        '  "http://www.musicxml.org/dtds/partwise.dtd">',
+        f'<!DOCTYPE score-partwise [<!ENTITY xxe SYSTEM "file://{secret}">]>')
+    for path in (tmp_path / "xxe.musicxml", tmp_path / "xxe.xml"):
+        path.write_text(text)
+        with pytest.raises(InputError, match="entities") as exc:
+            load_score(path)
+        assert "TOP-SECRET" not in str(exc.value)
+    mxl = tmp_path / "xxe.mxl"
+    mxl.write_bytes(mxl_bytes(text.encode()))
+    with pytest.raises(InputError, match="entities"):
+        load_score(mxl)
+
+
+def test_billion_laughs_is_refused(tmp_path):
+    lol = ('<!DOCTYPE score-partwise [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+           '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>')
+    text = musicxml_text("&c;").replace(
+        '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN"\n'
+        '  "http://www.musicxml.org/dtds/partwise.dtd">', lol)
+    path = tmp_path / "lol.musicxml"
+    path.write_text(text)
+    with pytest.raises(InputError, match="entities"):
+        load_score(path)
+
+
+def test_xml_that_is_not_musicxml(tmp_path):
+    path = tmp_path / "page.xml"
+    path.write_text("<html><body>hello</body></html>")
+    with pytest.raises(InputError, match="not a MusicXML score"):
+        load_score(path)
+    broken = tmp_path / "broken.musicxml"
+    broken.write_text(musicxml_text()[:300])
+    with pytest.raises(InputError, match="not well-formed"):
+        load_score(broken)
+
+
+def test_mxl_zip_bomb_declared_size(tmp_path):
+    xml = musicxml_text().encode()
+    # a comment of 8 MB of spaces compresses to a few kB
+    bomb = xml.replace(b"<work>", b"<!--" + b" " * (8 << 20) + b"--><work>")
+    path = tmp_path / "bomb.mxl"
+    path.write_bytes(mxl_bytes(bomb))
+    assert path.stat().st_size < 100_000
+    with pytest.raises(InputError, match="zip bomb"):
+        load_score(path, limits=Limits(max_unpacked_bytes=1 << 20))
+
+
+def test_mxl_that_lies_about_its_size(tmp_path):
+    xml = musicxml_text().encode()
+    bomb = xml.replace(b"<work>", b"<!--" + b" " * (4 << 20) + b"--><work>")
+    data = bytearray(mxl_bytes(bomb))
+    # Rewrite the central directory's "uncompressed size" of the score to 1000 bytes.
+    pos = 0
+    while True:
+        pos = data.index(b"PK\x01\x02", pos)
+        name_len = struct.unpack_from("<H", data, pos + 28)[0]
+        name = bytes(data[pos + 46: pos + 46 + name_len])
+        if name == b"score.musicxml":
+            struct.pack_into("<I", data, pos + 24, 1000)
+            break
+        pos += 4
+    path = tmp_path / "liar.mxl"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError):
+        load_score(path, limits=Limits(max_unpacked_bytes=1 << 20))
+
+
+def test_percussion_only_midi(tmp_path):
+    path = tmp_path / "drums.mid"
+    path.write_bytes(midi_bytes([(i * 0.5, 0.5, 36 + (i % 2) * 2) for i in range(16)], channel=9))
+    with pytest.raises(InputError, match="only percussion"):
+        load_score(path)
+
+
+def test_midi_without_notes(tmp_path):
+    path = tmp_path / "silence.mid"
+    path.write_bytes(midi_bytes([], tail_ticks=480 * 8))
+    with pytest.raises(InputError, match="no notes"):
+        load_score(path)
+
+
+def test_hundred_thousand_bar_midi_is_refused_in_bounded_memory(tmp_path):
+    # One note, then silence until bar 100,000: a few dozen bytes on disk.
+    path = tmp_path / "long.mid"
+    path.write_bytes(midi_bytes([(0, 1, 60), (399_999, 1, 62)]))
+    assert path.stat().st_size < 200
+    tracemalloc.start()
+    with pytest.raises(InputError, match="about 100000 bars, over the limit of 5000"):
+        load_score(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 2**20
+    # The limit is a parameter: a 50-bar file passes the default and fails max_bars=10.
+    short = tmp_path / "short.mid"
+    short.write_bytes(midi_bytes([(0, 1, 60), (196, 4, 62)]))
+    assert score_to_bars(load_score(short)).shape[0] == 50
+    with pytest.raises(InputError, match="over the limit of 10 bars"):
+        load_score(short, limits=Limits(max_bars=10))
+
+
+def test_hundred_thousand_bar_musicxml_is_refused(tmp_path):
+    measures = "".join(f'<measure number="{i}"/>' for i in range(1, 100_001))
+    path = tmp_path / "long.musicxml"
+    path.write_text(MUSICXML.format(title="long", measures=measures))
+    with pytest.raises(InputError, match="100000 bars, over the limit"):
+        load_score(path)
+
+
+def test_file_size_limit(tmp_path):
+    path = tmp_path / "big.mid"
+    path.write_bytes(midi_bytes([(i, 1, 60) for i in range(200)]))
+    with pytest.raises(InputError, match="MB limit"):
+        load_score(path, limits=Limits(max_bytes=100))
+
+
+def test_paths_that_are_not_score_files(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_score(tmp_path / "missing.mid")
+    with pytest.raises(InputError, match="is a folder"):
+        load_score(_dir(tmp_path))
+    odd = tmp_path / "piece.pdf"
+    odd.write_bytes(b"%PDF-1.4")
+    with pytest.raises(InputError, match="unknown score format"):
+        load_score(odd)
+
+
+def _dir(tmp_path):
+    folder = tmp_path / "folder.mid"
+    folder.mkdir()
+    return folder
+
+
+def test_three_four_file_under_the_four_four_grid(tmp_path):
+    path = tmp_path / "waltz.mid"
+    path.write_bytes(midi_bytes([(0, 3, 60), (3, 3, 64)], ts=(3, 4)))
+    score = load_score(path)
+    with pytest.raises(InputError, match="3/4 does not match the 4/4 grid"):
+        convert_score(score, source=path.name)
+
+
+def test_every_error_is_one_line_with_what_to_do(tmp_path):
+    path = tmp_path / "notes.mid"
+    path.write_bytes(b"not midi at all")
+    with pytest.raises(QbdiError) as exc:
+        load_score(path)
+    message = str(exc.value)
+    assert "\n" not in message and str(path) in message and "check" in message
+
+
+# ------------------------------------------------------------------ queries
+
+
+def test_resolve_query_of_a_bach_chorale():
+    score = resolve_query("corpus:bach-chorales/bwv66.6")
+    assert [p.partName for p in score.parts] == ["Soprano", "Alto", "Tenor", "Bass"]
+    with pytest.raises(InputError, match="has no piece 'bwv9999'"):
+        resolve_query("corpus:bach-chorales/bwv9999")
+    with pytest.raises(InputError, match="no corpus named"):
+        resolve_query("corpus:nonesuch/x")
+    with pytest.raises(InputError, match="corpus:NAME/PIECE"):
+        resolve_query("corpus:bach-chorales")
+
+
+def test_resolve_query_of_a_file(tmp_path):
+    path = tmp_path / "q.mid"
+    path.write_bytes(midi_bytes([(0, 4, 67)]))
+    assert resolve_query(str(path)).recurse().notes.first().pitch.midi == 67
+
+
+def test_resolve_query_of_visions_fugitives(shared_data):
+    score = resolve_query("corpus:visions-fugitives/vf_no1", data_dir=shared_data)
+    conv = convert_score(score)
+    assert conv.bars.shape[0] > 10 and conv.report.notes_read > 100
+
+
+def test_entities_hidden_in_utf16_are_still_refused(tmp_path):
+    text = musicxml_text("&xxe;").replace("UTF-8", "UTF-16").replace(
+        '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN"\n'
+        '  "http://www.musicxml.org/dtds/partwise.dtd">',
+        '<!DOCTYPE score-partwise [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>')
+    path = tmp_path / "xxe16.musicxml"
+    path.write_bytes(text.encode("utf-16"))
+    with pytest.raises(InputError, match="entities"):
+        load_score(path)
