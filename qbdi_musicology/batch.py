@@ -81,6 +81,7 @@ class QueryTask:
     seed: int
     model: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    problem: str = ""  # known before running (e.g. an unknown corpus): the task just fails
 
     def option(self, name: str, default: Any = None) -> Any:
         """The value of a task option (e.g. ``"overview"``), or ``default``."""
@@ -188,16 +189,23 @@ def query_id_for(spec: str) -> str:
     return _safe_id(Path(spec).stem)
 
 
-def _corpus_pieces(name: str) -> list[str]:
-    """The piece names of a named corpus, in the corpus's own order."""
-    try:
-        from . import corpus
-    except ImportError as exc:  # the corpus module is part of the package proper
-        raise InputError(f"corpus:{name}: named corpora are not available ({exc})") from exc
-    return list(corpus.piece_names(name))
+def _corpus_pieces(name: str, limit: int | None) -> list[str]:
+    """The first ``limit`` usable pieces of a named corpus, in the corpus's own order.
+
+    "Usable" is the corpus's own rule (e.g. the 4/4 chorales for ``bach-chorales``), so
+    ``--limit 20`` gives twenty pieces the model can read; the parse is cached, so a rerun
+    does not pay for it again.
+    """
+    from . import corpus
+
+    loaded = corpus.load_corpus(name, limit=limit, progress=False)
+    for piece, reason in loaded.skipped:
+        log.info("corpus %s: %s skipped (%s)", name, piece, reason)
+    return list(loaded.pieces)
 
 
-def expand_queries(queries: Sequence[str], limit: int | None = None) -> list[str]:
+def expand_queries(queries: Sequence[str], limit: int | None = None,
+                   problems: dict[str, str] | None = None) -> list[str]:
     """Turn what the user typed into an ordered list of single-piece query specs.
 
     * a file stays itself;
@@ -208,13 +216,17 @@ def expand_queries(queries: Sequence[str], limit: int | None = None) -> list[str
     ``limit`` keeps the first ``limit`` pieces of the whole list (``--limit 20`` on
     ``corpus:bach-chorales`` is the first twenty chorales). A spec that names nothing
     (a missing file, an unknown corpus) is kept as it is, so that the batch reports it as a
-    failed query rather than silently dropping it.
+    failed query rather than silently dropping it; ``problems`` (if given) receives the
+    reason, e.g. ``{"corpus:nope": "no corpus named 'nope' ..."}``.
     """
+    problems = {} if problems is None else problems
     if limit is not None and limit < 1:
         raise ParameterError(f"--limit {limit}: must be 1 or more")
     specs: list[str] = []
     for raw in queries:
         spec = str(raw).strip()
+        if limit is not None and len(specs) >= limit:
+            break
         if not spec:
             continue
         if spec.startswith("corpus:"):
@@ -222,10 +234,11 @@ def expand_queries(queries: Sequence[str], limit: int | None = None) -> list[str
             if "/" in body:
                 specs.append(spec)
                 continue
+            wanted = None if limit is None else limit - len(specs)
             try:
-                specs.extend(f"corpus:{body}/{p}" for p in _corpus_pieces(body))
+                specs.extend(f"corpus:{body}/{p}" for p in _corpus_pieces(body, wanted))
             except QbdiError as exc:
-                log.warning("%s", exc)
+                problems[spec] = " ".join(str(exc).split())
                 specs.append(spec)
             continue
         path = Path(spec)
@@ -234,19 +247,18 @@ def expand_queries(queries: Sequence[str], limit: int | None = None) -> list[str
                            if p.is_file() and p.suffix.lower() in SCORE_SUFFIXES
                            and not p.name.startswith("."))
             if not found:
-                log.warning("folder %s has no score files", path)
+                problems[spec] = (f"folder {path} holds no score files "
+                                  f"({', '.join(SCORE_SUFFIXES)})")
                 specs.append(spec)
             specs.extend(str(p) for p in found)
         else:
             specs.append(spec)
-        if limit is not None and len(specs) >= limit:
-            break
     return specs[:limit] if limit is not None else specs
 
 
 def make_tasks(specs: Sequence[str], rates: Sequence[float], *, seed: int = 0,
-               model: str | None = None, options: dict[str, Any] | None = None
-               ) -> list[QueryTask]:
+               model: str | None = None, options: dict[str, Any] | None = None,
+               problems: dict[str, str] | None = None) -> list[QueryTask]:
     """One task per query spec, with unique ids (a repeated name gets ``-2``, ``-3``...)."""
     rates = tuple(float(r) for r in rates)
     if not rates:
@@ -259,7 +271,8 @@ def make_tasks(specs: Sequence[str], rates: Sequence[float], *, seed: int = 0,
         count = seen.get(base, 0) + 1
         seen[base] = count
         qid = base if count == 1 else f"{base}-{count}"
-        tasks.append(QueryTask(position, spec, qid, rates, query_seed(seed, qid), model, opts))
+        tasks.append(QueryTask(position, spec, qid, rates, query_seed(seed, qid), model, opts,
+                               (problems or {}).get(spec, "")))
     return tasks
 
 
@@ -308,6 +321,8 @@ def execute(task: QueryTask, task_fn: str = DEFAULT_TASK) -> TaskOutcome:
     record = TaskRecord(task.query_id, task.spec, task.position, "failed",
                         fingerprint=task.fingerprint(task_fn))
     try:
+        if task.problem:
+            raise InputError(task.problem)
         function = resolve_task_function(task_fn)
         output = function(task, clock)
         with clock("tables"):
@@ -503,11 +518,13 @@ def run_tasks(tasks: Sequence[QueryTask], out: Path, *, task_fn: str = DEFAULT_T
     if records:
         log.info("resuming: %d of %d queries already finished", len(records), len(tasks))
     from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     runner = (_run_dask(pending, task_fn, dask) if dask is not None
               else _run_local(pending, task_fn, jobs))
-    with tqdm(total=len(pending), desc="queries", unit="query", disable=not progress,
-              leave=False) as bar:
+    # Warnings about failed pieces are printed above the bar, not through it.
+    with logging_redirect_tqdm(), tqdm(total=len(pending), desc="queries", unit="query",
+                                       disable=not progress, leave=False) as bar:
         for outcome in runner:
             store_outcome(out, outcome)
             records[outcome.record.position] = outcome.record
@@ -536,10 +553,12 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
     out = Path(out)
     clock = StageClock()
     with clock("expand queries"):
-        specs = expand_queries(queries, limit)
+        problems: dict[str, str] = {}
+        specs = expand_queries(queries, limit, problems)
         if not specs:
             raise InputError("no queries given; name files, folders or corpus:NAME")
-        tasks = make_tasks(specs, rates, seed=seed, model=model, options=options)
+        tasks = make_tasks(specs, rates, seed=seed, model=model, options=options,
+                           problems=problems)
     with clock("run queries"):
         records, ran = run_tasks(tasks, out, task_fn=task_fn, jobs=jobs, dask=dask,
                                  progress=progress, retry_failed=retry_failed)

@@ -122,22 +122,23 @@ def test_two_jobs_give_the_same_bytes_as_one(chorales, reference, tmp_path):
 def test_bad_queries_are_reported_and_do_not_stop_the_batch(chorales, tmp_path):
     garbage = tmp_path / "garbage.mid"
     garbage.write_bytes(b"this is not a MIDI file at all")
-    queries = [chorales[0], str(tmp_path / "missing.musicxml"), str(garbage)]
+    queries = [chorales[0], str(tmp_path / "missing.musicxml"), str(garbage), "corpus:nope"]
     summary = _batch(queries, tmp_path / "out", rates=(0.0, math.inf))
-    assert [r.status for r in summary.records] == ["done", "failed", "failed"]
+    assert [r.status for r in summary.records] == ["done", "failed", "failed", "failed"]
+    assert "no corpus named 'nope'" in summary.records[3].error
     assert "no such file" in summary.records[1].error
-    assert "not a readable score" in summary.records[2].error
+    assert "is not a MIDI file" in summary.records[2].error
     assert list(summary.table["query_id"].unique()) == ["bwv66.6"]
     md = (tmp_path / "out" / "report" / "summary.md").read_text()
     page = (tmp_path / "out" / "report" / "report.html").read_text()
     for text in (md, page):
         assert "missing.musicxml" in text and "garbage.mid" in text
-        assert "1 of 3" in text
+        assert "1 of 4" in text
     # A failed query is not retried by default, and is retried on request.
     again = _batch(queries, tmp_path / "out", rates=(0.0, math.inf))
     assert again.ran == 0
     again = _batch(queries, tmp_path / "out", rates=(0.0, math.inf), retry_failed=True)
-    assert again.ran == 2
+    assert again.ran == 3
 
 
 def test_changed_settings_recompute(chorales, tmp_path):
@@ -172,6 +173,12 @@ def test_query_expansion_folders_limits_and_ids(tmp_path):
     assert again[0].seed == tasks[2].seed
     with pytest.raises(ParameterError):
         expand_queries(["x"], limit=0)
+    # A named corpus gives its usable pieces in order (the 4/4 chorales by BWV number).
+    problems: dict[str, str] = {}
+    specs = expand_queries(["corpus:bach-chorales", "x.mid"], limit=2)
+    assert specs == ["corpus:bach-chorales/bwv1.6", "corpus:bach-chorales/bwv2.6"]
+    assert expand_queries(["corpus:nope"], problems=problems) == ["corpus:nope"]
+    assert "no corpus named 'nope'" in problems["corpus:nope"]
     assert rate_file_name(32) == "rate-032.musicxml"
     assert rate_file_name(math.inf) == "rate-inf.musicxml"
     assert rate_file_name(0.5) == "rate-0.5.musicxml"

@@ -9,14 +9,11 @@ made up: the test asserts that the engine moves these real results around faithf
 from __future__ import annotations
 
 import math
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from qbdi_musicology.analysis.chroma import best_triad, tonic_triad_index
 from qbdi_musicology.batch import QueryOutput, QueryTask, StageClock, rate_file_name
-from qbdi_musicology.errors import InputError
 from qbdi_musicology.musicxml import musicxml_bytes
 
 
@@ -45,15 +42,10 @@ def bar_triads(score) -> np.ndarray:
 
 
 def read_query(spec: str):
-    from music21 import converter
+    """The query score, read through the package's safe reader (files or corpus:NAME/piece)."""
+    from qbdi_musicology.scoreio import resolve_query
 
-    path = Path(spec)
-    if not path.is_file():
-        raise InputError(f"{spec}: no such file; check the path")
-    try:
-        return converter.parse(str(path))
-    except Exception as exc:  # music21 raises many kinds on garbage
-        raise InputError(f"{spec}: not a readable score ({type(exc).__name__})") from exc
+    return resolve_query(spec)
 
 
 def transpose_task(task: QueryTask, clock: StageClock) -> QueryOutput:
