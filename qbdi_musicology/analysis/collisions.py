@@ -168,6 +168,8 @@ def compare(query: AnalysedScore, improv: AnalysedScore, *,
     out.attrs["warnings"] = warnings
     out.attrs["key"] = key_name(query.key)
     out.attrs["per"] = per
+    out.attrs["query_rows"] = [int(x) for x in qi]
+    out.attrs["improv_rows"] = [int(x) for x in ii]
     out.attrs["thresholds"] = {"min_foreign_share": min_foreign_share,
                                "min_tonnetz_distance": min_tonnetz_distance}
     return out

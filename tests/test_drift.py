@@ -1,0 +1,76 @@
+"""Drift over a rate sweep: tonic share, agreement, entropy, ordering."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from music21 import chord, corpus, interval, meter, stream
+
+from qbdi_musicology.analysis.drift import chord_entropy_bits, drift_analysis, drift_table
+from qbdi_musicology.errors import InputError
+
+
+def bars_score(bars):
+    part = stream.Part()
+    for number, pitches in enumerate(bars, 1):
+        m = stream.Measure(number=number)
+        if number == 1:
+            m.insert(0, meter.TimeSignature("4/4"))
+        m.append(chord.Chord(pitches, quarterLength=4))
+        part.append(m)
+    return stream.Score([part])
+
+
+C, F, G, AM = ["C4", "E4", "G4"], ["F3", "A3", "C4"], ["G3", "B3", "D4"], ["A3", "C4", "E4"]
+QUERY = [C, AM, F, G, C, F, G, C]
+
+
+def test_all_c_improvisation_has_tonic_share_one():
+    query = bars_score(QUERY)
+    table = drift_table(query, {0.0: bars_score([C] * 8)}, key="C")
+    row = table.iloc[0]
+    assert row.tonic_share == 1.0
+    assert row.distinct_chords == 1 and row.chord_entropy_bits == 0.0
+    assert row.mean_tonnetz_to_tonic == 0.0
+    # the query itself is on C in 3 of its 8 bars
+    assert row.query_tonic_share == pytest.approx(3 / 8)
+    assert row.chord_agreement == pytest.approx(3 / 8)
+
+
+def test_rates_from_full_to_zero_and_the_drift_is_visible():
+    query = bars_score(QUERY)
+    sweep = {0.0: bars_score([C] * 8), math.inf: bars_score(QUERY),
+             8.0: bars_score([C, AM, C, G, C, C, G, C])}
+    table = drift_table(query, sweep, key="C")
+    assert list(table["rate"]) == [math.inf, 8.0, 0.0]
+    assert list(table["chord_agreement"]) == [1.0, 0.75, pytest.approx(3 / 8)]
+    # as the rate falls, more tonic, fewer chords, closer to the tonic in the Tonnetz
+    assert table["tonic_share"].is_monotonic_increasing
+    assert table["distinct_chords"].is_monotonic_decreasing
+    assert table["mean_tonnetz_to_tonic"].is_monotonic_decreasing
+    assert table.iloc[0].collisions == 0 and table.iloc[0].mean_tonnetz_to_query == 0.0
+
+
+def test_long_table_has_one_row_per_rate_and_segment():
+    query = corpus.parse("bwv66.6")
+    result = drift_analysis(query, {math.inf: query,
+                                    0.0: query.transpose(interval.Interval("P5"))}, per="beat")
+    assert len(result.segments) == 2 * 36
+    assert set(result.segments["rate"]) == {math.inf, 0.0}
+    full = result.segments[result.segments["rate"] == math.inf]
+    assert full["same_chord"].all()
+    assert result.summary.iloc[0].key == "f# minor"
+    assert result.summary.iloc[1].chord_agreement < 0.1
+
+
+def test_entropy():
+    assert chord_entropy_bits(["C", "G", "C", "G"]) == pytest.approx(1.0)
+    assert chord_entropy_bits(["C", "C", "N.C."]) == 0.0
+    assert chord_entropy_bits(["C", "G", "F", "Am"]) == pytest.approx(2.0)
+    assert chord_entropy_bits([]) == 0.0
+
+
+def test_no_improvisation_is_an_error():
+    with pytest.raises(InputError):
+        drift_table(bars_score(QUERY), {})
