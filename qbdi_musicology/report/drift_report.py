@@ -286,7 +286,7 @@ td:first-child,th:first-child{text-align:left}
 .verdict.yes{border-color:#2a8a3e}.verdict.no,.verdict.flat{border-color:#b5443a}
 .verdict.weak{border-color:#c99a2e}
 figure{display:inline-block;margin:.5rem;vertical-align:top}
-figure img{max-width:30rem;border:1px solid #ddd}
+figure img{max-width:27rem;border:1px solid #ddd}
 .overview img{max-width:100%}
 .failed{color:#8a1f1f}
 code{font-size:.85rem}
@@ -419,8 +419,7 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
         parts.append("<h2>Figures</h2><p>Each grey line is one query; the blue line is the "
                      "mean over queries, the band one standard deviation.</p>")
         for name, (title, png) in figures.items():
-            parts.append(f"<figure>{_img(png, title)}<figcaption>{esc(title)}</figcaption>"
-                         "</figure>")
+            parts.append(f"<figure>{_img(png, title)}</figure>")
     parts.append("<h2>Drift overview score</h2>")
     if overview_png is not None:
         parts.append(f"<p>{esc(overview_note)}: the query on top, then the improvisation at "
