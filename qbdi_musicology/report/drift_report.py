@@ -193,6 +193,12 @@ def rate_figure(table: pd.DataFrame, column: str, title: str, ylabel: str) -> by
         sns.lineplot(data=data, x="position", y=column, estimator="mean",
                      errorbar="sd", color="#1f5fa8", linewidth=2.4, marker="o", ax=ax,
                      label="mean over queries (band: 1 sd)")
+        reference = f"query_{column}"
+        if reference in table.columns and table[reference].notna().any():
+            # The query's own value: a drift shows as the curve leaving this line.
+            ax.axhline(float(table.drop_duplicates("query_id")[reference].mean()),
+                       color="#b5443a", linestyle="--", linewidth=1.2,
+                       label="the queries themselves (mean)")
         ax.set_xticks(list(positions.values()))
         ax.set_xticklabels([rate_text(r) for r in positions])
         ax.set_xlabel("channel rate (bits per bar)")
