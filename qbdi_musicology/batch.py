@@ -30,7 +30,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 import traceback
 from collections import defaultdict
@@ -584,23 +583,16 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
 # The real task: query -> model sweep -> drift table + annotated scores
 # --------------------------------------------------------------------------------------
 
-def _read_bytes_of(write: Callable[[Path], Any], name: str) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="qbdi-batch-") as tmp:
-        path = Path(tmp) / name
-        write(path)
-        return path.read_bytes()
-
-
 def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
     """Sweep one query through the model at every rate and analyse the harmonic drift.
 
     For a chorale at rates 0, 32 and inf this returns three rows (chord agreement, tonic
-    share, ... per rate), one annotated MusicXML per rate and the drift overview score
-    that stacks the query over every rate's improvisation.
+    share, Tonnetz distances, channel statistics... per rate), one annotated MusicXML per
+    rate and the drift overview score that stacks the query over every rate's
+    improvisation.
     """
-    from . import checkpoint, generate, scoreio
+    from . import generate, scoreio
     from .analysis import drift
-    from .annotate import harmony
 
     with clock("load query"):
         score = scoreio.resolve_query(task.spec)
@@ -608,20 +600,71 @@ def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
         model = _cached_model(task.model)
     with clock("sweep"):
         results = generate.sweep(score, model, list(task.rates), seed=task.seed)
-    improvisations = {rate: improv for rate, improv, _ in results}
+    improvisations = {float(rate): improv for rate, improv, _ in results}
     with clock("analyse"):
         table = drift.drift_table(score, improvisations)
-    files: dict[str, bytes] = {}
+        channel = pd.DataFrame([_channel_columns(float(rate), result)
+                                for rate, _, result in results])
+        table = table.merge(channel, on="rate", how="left", sort=False)
+        ir = _information_rates(score, improvisations)
+        if ir is not None:
+            table = table.merge(ir, on="rate", how="left", sort=False)
     with clock("write musicxml"):
-        for rate, improv in improvisations.items():
-            name = rate_file_name(rate)
-            files[name] = _read_bytes_of(
-                lambda p, r=rate, s=improv: harmony.write_annotated(score, s, p, rate=r), name)
-        if task.option("overview", True):
-            files["overview.musicxml"] = _read_bytes_of(
-                lambda p: harmony.write_overview(score, improvisations, p), "overview.musicxml")
-    title = (score.metadata.title if score.metadata is not None else None) or task.query_id
-    return QueryOutput(table, files, {"title": str(title)})
+        files = _score_files(score, improvisations, task)
+    title = generate._query_title(score) if hasattr(generate, "_query_title") else task.query_id
+    key = str(table["key"].iloc[0]) if "key" in table.columns and len(table) else ""
+    return QueryOutput(table, files, {"title": str(title), "key": key,
+                                      "bars": int(len(score.parts[0].getElementsByClass(
+                                          "Measure"))) if score.parts else 0})
+
+
+def _channel_columns(rate: float, result: Any) -> dict[str, Any]:
+    """What the channel did at one rate: dimensions that got bits, latent variation lost."""
+    row: dict[str, Any] = {"rate": rate}
+    for name in ("active_dimensions", "relative_distortion", "used_bits"):
+        value = getattr(result, name, None)
+        if value is not None:
+            row[name] = round(float(value), 6)
+    return row
+
+
+def _information_rates(score: Any, improvisations: dict[float, Any]) -> pd.DataFrame | None:
+    """Per rate, the information rate of the improvisation (VMO on its chroma), if available.
+
+    Returns None where the dynamics analysis is not part of this installation.
+    """
+    try:
+        from .analysis import dynamics
+    except ImportError:
+        return None
+    summary = getattr(dynamics, "ir_summary", None)
+    if summary is None:
+        return None
+    frame = summary(score, improvisations)
+    return frame if isinstance(frame, pd.DataFrame) and "rate" in frame.columns else None
+
+
+def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask
+                 ) -> dict[str, bytes]:
+    """The annotated MusicXML per rate and the drift overview, as bytes by file name."""
+    from .musicxml import musicxml_bytes
+
+    try:
+        from .annotate import harmony
+    except ImportError:
+        harmony = None
+    files: dict[str, bytes] = {}
+    for rate, improv in improvisations.items():
+        if harmony is not None and hasattr(harmony, "annotated_pair"):
+            annotated = harmony.annotated_pair(score, improv, rate=rate)
+        else:
+            annotated = improv  # the improvisation as generated, chord labels not added
+        files[rate_file_name(rate)] = musicxml_bytes(annotated)
+    if task.option("overview", True) and harmony is not None \
+            and hasattr(harmony, "drift_overview"):
+        files["overview.musicxml"] = musicxml_bytes(
+            harmony.drift_overview(score, improvisations))
+    return files
 
 
 _MODELS: dict[str | None, Any] = {}
