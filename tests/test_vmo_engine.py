@@ -1,0 +1,141 @@
+"""The fast VMO engine against the original ``vmo`` package: identical arrays and IR."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qbdi_musicology.analysis import vmo_engine as E
+from qbdi_musicology.analysis import vmo_reference as R
+from qbdi_musicology.analysis.vmo_patterns import repeated_patterns
+from qbdi_musicology.errors import InputError, ParameterError
+
+vmo = pytest.importorskip("vmo")
+
+
+def _frames(seed: int, n: int, dim: int = 12, silent: bool = False) -> np.ndarray:
+    """Quantised chroma-like frames with many near-repeats (and some silences)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 3, size=(6, dim)).astype(float)
+    x = base[rng.integers(0, 6, size=n)] + (rng.random((n, dim)) < 0.1) * rng.random((n, dim))
+    if silent:
+        x[rng.random(n) < 0.2] = 0.0
+    return x
+
+
+def _assert_same_oracle(fast: E.Oracle, ref) -> None:
+    mine, theirs = fast.to_vmo_lists(), R.vmo_lists(ref)
+    for key in mine:
+        assert mine[key] == theirs[key], f"{key} differs"
+    ir, h0, h1 = ref.IR()
+    assert np.array_equal(fast.ir, ir) and np.array_equal(fast.h0, h0)
+    assert np.array_equal(fast.h1, h1)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "tonnetz", "euclidean"])
+@pytest.mark.parametrize("seed", range(4))
+def test_sweep_identical_to_vmo_on_random_frames(seed, distance):
+    x = _frames(seed, 40 + 25 * seed, silent=seed % 2 == 1)
+    thresholds = np.arange(0.0, 1.2, 0.03)  # 40 thresholds
+    sweep = E.ir_sweep(x, thresholds, distance)
+    totals, ref = R.reference_sweep(x, thresholds, distance)
+    assert np.array_equal(sweep.ir_totals, totals)  # identical, not close
+    assert sweep.best_threshold == thresholds[int(np.argmax(totals))]
+    _assert_same_oracle(sweep.oracle, ref)
+
+
+@pytest.mark.parametrize("distance", ["cosine", "tonnetz"])
+def test_every_threshold_gives_the_same_oracle(distance):
+    x = _frames(7, 60)
+    for threshold in np.arange(0.0, 1.0, 0.05):
+        _assert_same_oracle(E.build_oracle(x, threshold, distance),
+                            R.reference_oracle(x, threshold, distance))
+
+
+def test_chorale_sweep_identical_to_vmo_find_threshold():
+    from music21 import corpus
+    from qbdi_musicology.analysis.dynamics import chroma_frames
+    x = chroma_frames(corpus.parse("bach/bwv66.6"), unit="beat").values
+    for distance, step in (("cosine", 0.01), ("tonnetz", 0.02)):
+        thresholds = np.arange(0.0, 1.0, step)
+        (best_ir, best_t), pairs = R.reference_find_threshold(x, 0.0, 1.0, step, distance)
+        sweep = E.ir_sweep(x, thresholds, distance)
+        assert np.array_equal(sweep.ir_totals, [p[0] for p in pairs])
+        assert sweep.best_threshold == best_t and sweep.max_ir == best_ir
+        _assert_same_oracle(sweep.oracle, R.reference_oracle(x, best_t, distance))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_tiny_inputs_match_vmo(n):
+    x = _frames(3, n)
+    for threshold in (0.0, 0.3, 0.9):
+        _assert_same_oracle(E.build_oracle(x, threshold, "cosine"),
+                            R.reference_oracle(x, threshold, "cosine"))
+
+
+def test_constant_input_has_zero_ir_everywhere():
+    x = np.tile([4.0, 0, 0, 0, 3, 0, 0, 3, 0, 0, 0, 0], (30, 1))  # a C major triad, 30 times
+    thresholds = np.arange(0.0, 0.5, 0.05)
+    sweep = E.ir_sweep(x, thresholds, "tonnetz")
+    totals, _ = R.reference_sweep(x, thresholds, "tonnetz")
+    assert np.array_equal(sweep.ir_totals, totals)
+    assert (sweep.ir_totals == 0).all() and sweep.best_threshold == 0.0
+    # above threshold 0 the whole piece is one symbol repeated
+    assert E.build_oracle(x, 0.1, "tonnetz").n_symbols == 1
+
+
+def test_tonnetz_distance_is_vmos_bit_for_bit():
+    from vmo.VMO.utility.distances.tonnetz import distance as vmo_tonnetz
+    x = _frames(11, 50, silent=True)
+    assert E.tonnetz_kernel() in ("fma", "plain")
+    block = E._distance_block(x, E.tonnetz_points(x), "tonnetz", 0, 50)
+    for a in range(50):
+        for b in range(a):
+            assert block[a, b] == vmo_tonnetz(x[a], x[b])
+    assert np.array_equal(E.tonnetz_matrix(), vmo.VMO.utility.distances.tonnetz._make_tonnetz_matrix())
+
+
+@pytest.mark.parametrize("distance", ["cosine", "tonnetz"])
+@pytest.mark.parametrize("lower", [0, 1, 3])
+def test_pattern_finder_matches_vmo(distance, lower):
+    x = _frames(5, 120)
+    sweep = E.ir_sweep(x, np.arange(0.0, 1.0, 0.05), distance)
+    ref = R.reference_oracle(x, sweep.best_threshold, distance)
+    mine = repeated_patterns(sweep.oracle, lower=lower)
+    theirs = R.reference_patterns(ref, lower=lower)
+    assert mine == [(list(map(int, ends)), int(length)) for ends, length in theirs]
+    assert mine, "a piece with this much repetition has patterns"
+
+
+def test_bad_inputs_are_clear_errors():
+    x = _frames(1, 10)
+    with pytest.raises(ParameterError, match="empty"):
+        E.ir_sweep(x, [], "cosine")
+    with pytest.raises(ParameterError, match="empty"):
+        E.ir_sweep(x, np.arange(0.5, 0.1, 0.1), "cosine")
+    with pytest.raises(ParameterError, match="negative"):
+        E.ir_sweep(x, [-0.1, 0.2], "cosine")
+    with pytest.raises(ParameterError):
+        E.ir_sweep(x, [np.nan], "cosine")
+    with pytest.raises(ParameterError, match="unknown distance"):
+        E.ir_sweep(x, [0.1], "manhattan-ish")
+    bad = x.copy()
+    bad[4, 2] = np.nan
+    with pytest.raises(InputError, match="frame 4"):
+        E.ir_sweep(bad, [0.1], "cosine")
+    with pytest.raises(InputError, match="12-bin chroma"):
+        E.ir_sweep(np.ones((5, 3)), [0.1], "tonnetz")
+    with pytest.raises(InputError, match="at least"):
+        E.ir_sweep(np.zeros((0, 12)), [0.1], "cosine")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("distance", ["cosine", "tonnetz"])
+def test_large_random_sweep_identical(distance):
+    rng = np.random.default_rng(0)
+    x = rng.random((600, 12))
+    thresholds = np.arange(0.0, 1.0, 0.05)
+    sweep = E.ir_sweep(x, thresholds, distance)
+    totals, ref = R.reference_sweep(x, thresholds, distance)
+    assert np.array_equal(sweep.ir_totals, totals)
+    _assert_same_oracle(sweep.oracle, ref)
