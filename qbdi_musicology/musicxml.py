@@ -378,6 +378,7 @@ def _fix_xml(raw: bytes, fields: Mapping[str, str], *, has_composer: bool) -> by
     root = tree.getroot()
     _fix_identification(root, fields, has_composer)
     _renumber_ids(root)
+    _ensure_page_layout(root)
     _fix_harmonies(root)
     _dedupe_tempo(root)
     body = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
@@ -419,6 +420,30 @@ def _fix_identification(root, fields: Mapping[str, str], has_composer: bool) -> 
     # keep the schema's order: miscellaneous is the last child of identification
     ident.remove(misc)
     ident.append(misc)
+
+
+#: A4 page in tenths at music21's scaling (7 mm per 40 tenths): 210 x 297 mm.
+PAGE_WIDTH, PAGE_HEIGHT, PAGE_MARGIN = 1200, 1697, 85
+
+
+def _ensure_page_layout(root) -> None:
+    """Give the page a size: MuseScore places credits (title, legend) relative to it.
+
+    Without one, MuseScore 3 stacks every credit in the top right corner.
+    """
+    from lxml import etree
+    defaults = root.find("defaults")
+    if defaults is None or defaults.find("page-layout") is not None:
+        return
+    layout = etree.Element("page-layout")
+    etree.SubElement(layout, "page-height").text = str(PAGE_HEIGHT)
+    etree.SubElement(layout, "page-width").text = str(PAGE_WIDTH)
+    margins = etree.SubElement(layout, "page-margins", type="both")
+    for side in ("left", "right", "top", "bottom"):
+        etree.SubElement(margins, f"{side}-margin").text = str(PAGE_MARGIN)
+    scaling = defaults.find("scaling")
+    index = list(defaults).index(scaling) + 1 if scaling is not None else 0
+    defaults.insert(index, layout)
 
 
 def _renumber_ids(root) -> None:

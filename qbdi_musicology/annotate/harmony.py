@@ -1,0 +1,544 @@
+"""Annotated scores for theorists: query and improvisation with their harmony written in.
+
+Two kinds of score, both written as MusicXML that opens in MuseScore:
+
+* **one file per rate** (:func:`write_annotated`): the query's staves on top, the
+  improvisation's below (a two-hand part stays a grand staff), aligned bar by bar;
+* the **drift overview** (:func:`write_overview`): the query and every rate's
+  improvisation, each reduced to one grand staff and stacked from the full rate down to
+  the lowest, so the harmony's convergence can be read down a column of bars.
+
+What is written into them:
+
+* a **chord symbol** above the top staff of each score, at the start of every bar and
+  wherever the chord changes inside a bar (``N.C.`` where nothing sounds);
+* the **Roman numeral** in the query's key as a lyric under the lowest staff of each score
+  (MuseScore shows lyrics; the chorale text of that staff is left out to make room);
+* **collisions** (see :mod:`~qbdi_musicology.analysis.collisions`): the improvisation's
+  notes in that segment are coloured red and a short text such as "G vs D" (query chord
+  vs improvisation chord) is written above its top staff;
+* the **rate** in the title and as a rehearsal mark at the improvisation's first bar;
+* a **legend** in the page header (MusicXML credits) saying what each mark means.
+
+Example::
+
+    write_annotated(query, improvisation, "out/rate-8.musicxml", rate=8)
+    write_overview(query, {math.inf: full, 8.0: eight, 0.0: zero}, "out/overview.mxl")
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..analysis.chords import NO_CHORD, key_name
+from ..analysis.collisions import (MIN_FOREIGN_SHARE, MIN_TONNETZ_DISTANCE, AnalysedScore,
+                                   _as_score, _ordinal_keys, analyse_score, compare)
+from ..errors import InputError
+from ..musicxml import PAGE_MARGIN, PAGE_HEIGHT, PAGE_WIDTH, score_fields, set_score_fields, \
+    write_musicxml
+
+log = logging.getLogger(__name__)
+
+#: Colour of the improvisation's notes in a collision.
+COLLISION_COLOUR = "#D01010"
+#: Lowest pitch written on the treble staff of a grand-staff reduction (middle C).
+MIDDLE_C = 60
+
+
+def rate_text(rate: Any) -> str:
+    """How a rate is shown: ``inf -> 'full rate'``, ``8.0 -> '8 bits/bar'``, other labels as is."""
+    if rate is None:
+        return ""
+    try:
+        value = float(rate)
+    except (TypeError, ValueError):
+        return str(rate)
+    if math.isinf(value):
+        return "full rate"
+    return f"{value:g} bits/bar"
+
+
+def score_title(score, default: str = "Query") -> str:
+    """A score's title for people: title, movement name, or corpus file name."""
+    md = getattr(score, "metadata", None)
+    if md is not None:
+        for value in (md.title, md.movementName, md.corpusFilePath):
+            if value:
+                name = str(value)
+                for suffix in (".mxl", ".musicxml", ".xml", ".krn", ".mid"):
+                    if name.endswith(suffix):
+                        name = name[: -len(suffix)]
+                return name.rsplit("/", 1)[-1]
+    return default
+
+
+# ----------------------------------------------------------------------------------------
+# bars
+
+
+@dataclass
+class _Staves:
+    """Bar-aligned staves of one score: measures[p][i] is bar i of staff p."""
+
+    names: list[str]
+    measures: list[list[Any]]
+    grand: list[tuple[int, int]]  # (first, last) staff indices of each brace
+    part_classes: list[type]
+
+
+def _bar_length(m) -> float:
+    return float(m.barDuration.quarterLength)
+
+
+def _staves_of(score, label: str) -> _Staves:
+    """Deep copies of every staff's measures; staves in a brace stay braced."""
+    from music21 import layout, stream
+    parts = list(score.parts) if isinstance(score, stream.Score) else [score]
+    parts = [p for p in parts if p.getElementsByClass(stream.Measure)]
+    if not parts:
+        raise InputError(f"the {label} has no bars (measures) to annotate; "
+                         "give a notated score (MusicXML) or let music21 make measures")
+    names, measures, classes = [], [], []
+    for i, part in enumerate(parts):
+        name = part.partName or (f"{label} {i + 1}" if len(parts) > 1 else label)
+        names.append(name)
+        measures.append([copy.deepcopy(m) for m in part.getElementsByClass(stream.Measure)])
+        classes.append(type(part))
+    grand = []
+    for group in score.getElementsByClass(layout.StaffGroup) if isinstance(
+            score, stream.Score) else []:
+        members = [parts.index(p) for p in group.getSpannedElements() if p in parts]
+        if len(members) > 1 and all(isinstance(parts[j], stream.PartStaff) for j in members):
+            grand.append((min(members), max(members)))
+    return _Staves(names, measures, grand, classes)
+
+
+def _pad_pickup(measures: list, bar_length: float) -> float:
+    """Make a short first bar (an upbeat) full length by a leading rest; return the shift.
+
+    The rest is hidden: the reader sees the upbeat where it was, now in a bar aligned with
+    the other score's first bar.
+    """
+    from music21 import note
+    first = measures[0]
+    length = float(first.duration.quarterLength)
+    pad = bar_length - length
+    if pad <= 1e-9 or length <= 0:
+        return 0.0
+    holders = list(first.voices) or [first]
+    for holder in holders:
+        for el in list(holder.elements):
+            if "Voice" in el.classes or any(c in el.classes for c in (
+                    "Clef", "KeySignature", "TimeSignature")):
+                continue
+            holder.setElementOffset(el, el.offset + pad)
+        rest = note.Rest(quarterLength=pad)
+        rest.style.hideObjectOnPrint = True
+        holder.insert(0.0, rest)
+    first.paddingLeft = 0.0
+    from music21.stream.enums import ShowNumber
+    first.showNumber = ShowNumber.DEFAULT  # a full bar now: counted and numbered
+    return pad
+
+
+def _pad_end(measure, length: float) -> None:
+    """Fill a short bar (e.g. a chorale's last bar after an upbeat) with a hidden rest."""
+    from music21 import note
+    have = float(measure.duration.quarterLength)
+    if length - have <= 1e-9:
+        return
+    holders = list(measure.voices) or [measure]
+    for holder in holders:
+        rest = note.Rest(quarterLength=length - have)
+        rest.style.hideObjectOnPrint = True
+        holder.insert(have, rest)
+    measure.paddingRight = 0.0
+
+
+def _align(groups: list[_Staves]) -> tuple[int, list[float]]:
+    """Cut every staff to the common number of bars; pad upbeats; return (bars, shifts)."""
+    n = min(len(m) for g in groups for m in g.measures)
+    lengths = {round(_bar_length(g.measures[0][0]), 6) for g in groups}
+    if len(lengths) > 1:
+        raise InputError("the scores have different meters, so their staves cannot be "
+                         "aligned bar by bar; the drift table (CSV) is still valid")
+    bar_length = lengths.pop()
+    shifts = []
+    for g in groups:
+        g.measures = [m[:n] for m in g.measures]
+        shift = 0.0
+        for staff in g.measures:
+            shift = max(shift, _pad_pickup(staff, bar_length))
+        shifts.append(shift)
+    # every bar as long as its longest staff (MuseScore has one length per bar)
+    for i in range(n):
+        longest = max(float(staff[i].duration.quarterLength) for g in groups
+                      for staff in g.measures)
+        for g in groups:
+            for staff in g.measures:
+                _pad_end(staff[i], longest)
+    return n, shifts
+
+
+# ----------------------------------------------------------------------------------------
+# labels into measures
+
+
+def _positions(table: pd.DataFrame, per: str, shift: float) -> list[tuple[int, float, float]]:
+    """(bar index, start, end) inside the bar of each labelled segment, after padding."""
+    ordinal = _ordinal_keys(table, per)["bar_index"].to_numpy()
+    offsets = table["offset"].to_numpy(dtype=float)
+    durations = table["duration"].to_numpy(dtype=float)
+    starts = pd.Series(offsets).groupby(ordinal).transform("min").to_numpy()
+    out = []
+    for j in range(len(table)):
+        local = offsets[j] - starts[j] + (shift if ordinal[j] == 0 else 0.0)
+        out.append((int(ordinal[j]), local, local + durations[j]))
+    return out
+
+
+def _chord_symbol(row):
+    from music21 import harmony
+    if row.chord_symbol == NO_CHORD:
+        return harmony.NoChord()
+    root = row.root
+    m21root = root[0] + root[1:].replace("b", "-")
+    cs = harmony.ChordSymbol(root=m21root, kind=row.quality)
+    return cs
+
+
+def _notes_in(measure, start: float, end: float):
+    """Notes/chords of a measure sounding in [start, end), starting ones first."""
+    starting, sounding = [], []
+    for n in measure.recurse().notes:
+        if n.classes and ("Harmony" in n.classes or "RomanNumeral" in n.classes):
+            continue
+        o = float(n.getOffsetInHierarchy(measure))
+        e = o + float(n.quarterLength)
+        if start - 1e-9 <= o < end - 1e-9:
+            starting.append((o, n))
+        elif o < start and e > start + 1e-9:
+            sounding.append((o, n))
+    starting.sort(key=lambda t: t[0])
+    return [n for _, n in starting] + [n for _, n in sounding]
+
+
+def _write_labels(staves: _Staves, table: pd.DataFrame, positions, *,
+                  collisions: pd.DataFrame | None = None) -> dict[str, int]:
+    """Chord symbols on the top staff, Roman numerals as lyrics on the lowest staff."""
+    from music21 import expressions
+    counts = {"chord_symbols": 0, "romans": 0, "collisions": 0}
+    top, bottom = staves.measures[0], staves.measures[-1]
+    for staff in staves.measures[-1:]:
+        for m in staff:  # the lowest staff's own lyrics give way to the numerals
+            for n in m.recurse().notes:
+                if n.lyrics:
+                    n.lyrics = []
+    previous = (None, None, None)
+    n_bars = len(top)
+    for j, (bar, start, end) in enumerate(positions):
+        if bar >= n_bars:
+            break
+        row = table.iloc[j]
+        label = (bar, row.chord_symbol, row.roman)
+        if (label[1], label[2]) != (previous[1], previous[2]) or bar != previous[0]:
+            if not (row.chord_symbol == NO_CHORD and previous[1] == NO_CHORD):
+                top[bar].insert(start, _chord_symbol(row))
+                counts["chord_symbols"] += 1
+            if row.roman:
+                carrier = None
+                for staff in reversed(staves.measures):  # lowest staff first
+                    found = _notes_in(staff[bar], start, end)
+                    if found:
+                        carrier = found[0]
+                        break
+                if carrier is not None:
+                    carrier.addLyric(row.roman)
+                    counts["romans"] += 1
+        previous = label
+    if collisions is not None:
+        for j, (bar, start, end) in enumerate(positions):
+            if bar >= n_bars or j >= len(collisions) or not collisions.iloc[j].collision:
+                continue
+            text = expressions.TextExpression(collisions.iloc[j].collision_text)
+            text.placement = "above"
+            top[bar].insert(start, text)
+            for staff in staves.measures:
+                for n in _notes_in(staff[bar], start, end):
+                    for sub in (n.notes if hasattr(n, "notes") and n.isChord else [n]):
+                        sub.style.color = COLLISION_COLOUR
+                    n.style.color = COLLISION_COLOUR
+            counts["collisions"] += 1
+    return counts
+
+
+# ----------------------------------------------------------------------------------------
+# building scores
+
+
+def _credit(content: str, x: float, y: float, size: float, justify: str):
+    from music21 import text
+    box = text.TextBox(content, x, y)
+    box.style.fontSize = size
+    box.style.justify = justify
+    box.style.alignVertical = "top"
+    box.page = 1
+    return box
+
+
+def _header(score, title: str, right: str, legend: str) -> None:
+    """Title (centre), facts (right) and legend (left) as MusicXML credits on page 1."""
+    top = PAGE_HEIGHT - PAGE_MARGIN
+    score.insert(0, _credit(title, PAGE_WIDTH / 2, top, 16, "center"))
+    score.insert(0, _credit(right, PAGE_WIDTH - PAGE_MARGIN, top - 60, 8, "right"))
+    score.insert(0, _credit(legend, PAGE_MARGIN, top - 60, 8, "left"))
+
+
+def _assemble(score, groups: list[tuple[_Staves, str, str]]) -> None:
+    """Add every staff of every group to ``score``, bar-aligned, with braces and names."""
+    from music21 import layout, stream
+    for staves, label, abbreviation in groups:
+        made = []
+        for i, measures in enumerate(staves.measures):
+            is_staff = staves.part_classes[i] is stream.PartStaff or any(
+                a <= i <= b for a, b in staves.grand)
+            part = stream.PartStaff() if is_staff else stream.Part()
+            name = label if len(staves.measures) == 1 or is_staff else \
+                f"{label}: {staves.names[i]}"
+            part.partName = name
+            part.partAbbreviation = abbreviation
+            for m in measures:
+                part.append(m)
+            score.insert(0, part)
+            made.append(part)
+        for a, b in staves.grand:
+            score.insert(0, layout.StaffGroup(made[a:b + 1], name=label, symbol="brace",
+                                              barTogether=True))
+        if len(made) > 1 and not staves.grand:
+            score.insert(0, layout.StaffGroup(made, name=label, symbol="bracket",
+                                              barTogether=True))
+
+
+def _renumber(score) -> None:
+    """Bars numbered from 1 (an upbeat padded to a full bar counts as bar 1 of the file)."""
+    from music21 import stream
+    for part in score.parts:
+        for i, m in enumerate(part.getElementsByClass(stream.Measure)):
+            m.number = i + 1
+
+
+def _rehearsal(staves: _Staves, text: str) -> None:
+    from music21 import expressions
+    staves.measures[0][0].insert(0, expressions.RehearsalMark(text))
+
+
+def _analysis_of(query, improvisation, per, key, min_foreign_share, min_tonnetz_distance,
+                 query_analysis: AnalysedScore | None = None):
+    q = query_analysis or analyse_score(query, per=per, key=key, name="query")
+    if q.key is None:
+        raise InputError("the query has no sounding notes, so no key can be found")
+    i = analyse_score(improvisation, per=per, key=q.key, name="improvisation")
+    pairs = compare(q, i, min_foreign_share=min_foreign_share,
+                    min_tonnetz_distance=min_tonnetz_distance, per=per)
+    return q, i, pairs
+
+
+def _improv_collisions(i: AnalysedScore, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Collision flags and texts indexed like the improvisation's own segments."""
+    flags = pd.DataFrame({"collision": np.zeros(len(i.table), dtype=bool),
+                          "collision_text": [""] * len(i.table)})
+    rows = pairs.attrs["improv_rows"]
+    flags.loc[rows, "collision"] = pairs["collision"].to_numpy()
+    flags.loc[rows, "collision_text"] = pairs["collision_text"].to_numpy()
+    return flags
+
+
+def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", key=None,
+                  min_foreign_share: float = MIN_FOREIGN_SHARE,
+                  min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE):
+    """A new score: the query's staves over the improvisation's, with the harmony written in.
+
+    Neither input is changed. Bars are paired in order and both scores are cut to the
+    bars they share (the header says so). Example: a bar of G-B-D over a bar of D-F#-A in
+    C major gets "G" and "V" on the query, "D", "II" and the red text "G vs D" on the
+    improvisation.
+    """
+    from music21 import metadata, stream
+    query, improvisation = _as_score(query), _as_score(improvisation)
+    q, i, pairs = _analysis_of(query, improvisation, per, key, min_foreign_share,
+                               min_tonnetz_distance)
+    q_staves = _staves_of(query, "Query")
+    i_staves = _staves_of(improvisation, "Improvisation")
+    n_bars, shifts = _align([q_staves, i_staves])
+    _write_labels(q_staves, q.table, _positions(q.table, per, shifts[0]))
+    counts = _write_labels(i_staves, i.table, _positions(i.table, per, shifts[1]),
+                           collisions=_improv_collisions(i, pairs))
+    rate_label = rate_text(rate)
+    if rate_label:
+        _rehearsal(i_staves, rate_label)
+    title = score_title(query)
+    out = stream.Score()
+    out.metadata = metadata.Metadata()
+    out.metadata.title = f"{title}: improvisation at {rate_label}" if rate_label else \
+        f"{title}: improvisation"
+    set_score_fields(out, {**score_fields(improvisation), **_rate_field(rate),
+                           "query title": title, "analysis key": key_name(q.key),
+                           "analysis per": per})
+    _assemble(out, [(q_staves, "Query", "Q."), (i_staves, "Improvisation", "Impr.")])
+    _renumber(out)
+    agreement = float(pairs["same_chord"].mean()) if len(pairs) else math.nan
+    facts = [f"Key: {key_name(q.key)}",
+             f"labels per {per}, {len(pairs)} segments in {n_bars} bars",
+             f"Chord agreement {agreement:.2f}; collisions {counts['collisions']}"]
+    facts += list(dict.fromkeys(pairs.attrs.get("warnings", [])))
+    _header(out, out.metadata.title, "\n".join(facts), _legend(per))
+    return out
+
+
+def _rate_field(rate: Any) -> dict[str, Any]:
+    return {} if rate is None else {"rate": rate}
+
+
+def _legend(per: str) -> str:
+    return ("Chord symbols above the top staff of each score; Roman numerals (query's key) "
+            "under its lowest staff.\n"
+            f"Labels per {per}: at each bar and where the chord changes. Red notes and a text "
+            "'X vs Y': a collision,\nthe query's chord X against the improvisation's Y "
+            "(different root and function, mostly foreign notes).")
+
+
+def write_annotated(query, improvisation, path, *, rate: Any = None, per: str = "bar",
+                    key=None, compressed: bool | None = None,
+                    fields: Mapping[str, Any] | None = None,
+                    min_foreign_share: float = MIN_FOREIGN_SHARE,
+                    min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE) -> Path:
+    """Write :func:`annotate_pair` to ``path`` (``.musicxml``, or ``.mxl`` compressed)."""
+    score = annotate_pair(query, improvisation, rate=rate, per=per, key=key,
+                          min_foreign_share=min_foreign_share,
+                          min_tonnetz_distance=min_tonnetz_distance)
+    return write_musicxml(score, path, compressed=compressed, fields=fields)
+
+
+# ----------------------------------------------------------------------------------------
+# the drift overview
+
+
+def grand_staff_reduction(score, label: str) -> _Staves:
+    """The score on one grand staff: every sounding note, split at middle C.
+
+    The score is chordified (music21 slices it at every onset), so each staff holds one
+    chord or rest at a time. Example: a four-voice chorale becomes soprano and alto on the
+    treble staff and tenor and bass (below middle C) on the bass staff, bar for bar.
+    """
+    from music21 import chord, clef, note, stream
+    if not score.recurse().getElementsByClass(stream.Measure):
+        raise InputError(f"the {label} has no bars (measures) to reduce to a grand staff")
+    chordified = score.chordify()
+    measures = list(chordified.getElementsByClass(stream.Measure))
+    upper, lower = [], []
+    for i, m in enumerate(measures):
+        mu, ml = stream.Measure(number=m.number), stream.Measure(number=m.number)
+        mu.paddingLeft = ml.paddingLeft = m.paddingLeft
+        if i == 0:
+            mu.insert(0, clef.TrebleClef())
+            ml.insert(0, clef.BassClef())
+        for el in m:
+            if "TimeSignature" in el.classes or "KeySignature" in el.classes:
+                mu.insert(el.offset, copy.deepcopy(el))
+                ml.insert(el.offset, copy.deepcopy(el))
+                continue
+            if not isinstance(el, (chord.Chord, note.Note, note.Rest)):
+                continue
+            notes = list(el.notes) if isinstance(el, chord.Chord) else \
+                ([el] if isinstance(el, note.Note) else [])
+            for target, keep in ((mu, lambda p: p.ps >= MIDDLE_C),
+                                 (ml, lambda p: p.ps < MIDDLE_C)):
+                chosen = [copy.deepcopy(n) for n in notes if keep(n.pitch)]
+                for n in chosen:
+                    n.lyrics = []  # sung text has no place in a reduction
+                ql = el.duration.quarterLength
+                if not chosen:
+                    target.insert(el.offset, note.Rest(quarterLength=ql))
+                elif len(chosen) == 1:
+                    n = chosen[0]
+                    n.duration.quarterLength = ql
+                    target.insert(el.offset, n)
+                else:
+                    c = chord.Chord(chosen, quarterLength=ql)
+                    target.insert(el.offset, c)
+        upper.append(mu)
+        lower.append(ml)
+    return _Staves([label, label], [upper, lower], [(0, 1)],
+                   [stream.PartStaff, stream.PartStaff])
+
+
+def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar", key=None,
+                   min_foreign_share: float = MIN_FOREIGN_SHARE,
+                   min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE):
+    """The query over every rate's improvisation, one grand staff each, highest rate first.
+
+    Each grand staff carries its chord symbols and Roman numerals; collisions with the query
+    are red. Reading a bar downwards shows what each rate kept of the query's harmony.
+    """
+    from music21 import metadata, stream
+    from ..analysis.drift import _sort_rates
+    if not improvisations:
+        raise InputError("no improvisations for the drift overview; give at least one")
+    query = _as_score(query)
+    q = analyse_score(query, per=per, key=key, name="query")
+    if q.key is None:
+        raise InputError("the query has no sounding notes, so no key can be found")
+    rates = _sort_rates(list(improvisations))
+    groups = [grand_staff_reduction(query, "Query")]
+    analyses = []
+    for rate in rates:
+        improv = _as_score(improvisations[rate])
+        _, i, pairs = _analysis_of(query, improv, per, key, min_foreign_share,
+                                   min_tonnetz_distance, query_analysis=q)
+        analyses.append((rate, i, pairs))
+        groups.append(grand_staff_reduction(improv, rate_text(rate) or str(rate)))
+    n_bars, shifts = _align(groups)
+    _write_labels(groups[0], q.table, _positions(q.table, per, shifts[0]))
+    summary = []
+    for g, shift, (rate, i, pairs) in zip(groups[1:], shifts[1:], analyses):
+        counts = _write_labels(g, i.table, _positions(i.table, per, shift),
+                               collisions=_improv_collisions(i, pairs))
+        # no rehearsal marks here: MuseScore stacks them all over the top staff; the staff
+        # names say the rates
+        summary.append(f"{rate_text(rate)}: agreement "
+                       f"{float(pairs['same_chord'].mean()):.2f}, "
+                       f"{counts['collisions']} collisions")
+    title = score_title(query)
+    out = stream.Score()
+    out.metadata = metadata.Metadata()
+    out.metadata.title = f"{title}: harmonic drift over {len(rates)} rates"
+    set_score_fields(out, {"query title": title, "rates": ", ".join(
+        rate_text(r) for r in rates), "analysis key": key_name(q.key), "analysis per": per})
+    labelled = [(groups[0], "Query", "Q.")] + [
+        (g, rate_text(r), rate_text(r).replace(" bits/bar", "").replace("full rate", "full"))
+        for g, r in zip(groups[1:], rates)]
+    _assemble(out, labelled)
+    _renumber(out)
+    facts = [f"Key: {key_name(q.key)}", f"labels per {per}, {n_bars} bars"] + summary
+    _header(out, out.metadata.title, "\n".join(facts), _legend(per))
+    return out
+
+
+def write_overview(query, improvisations: Mapping[Any, Any], path, *, per: str = "bar",
+                   key=None, compressed: bool | None = None,
+                   fields: Mapping[str, Any] | None = None,
+                   min_foreign_share: float = MIN_FOREIGN_SHARE,
+                   min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE) -> Path:
+    """Write :func:`drift_overview` to ``path`` (``.musicxml``, or ``.mxl`` compressed)."""
+    score = drift_overview(query, improvisations, per=per, key=key,
+                           min_foreign_share=min_foreign_share,
+                           min_tonnetz_distance=min_tonnetz_distance)
+    return write_musicxml(score, path, compressed=compressed, fields=fields)

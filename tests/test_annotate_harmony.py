@@ -1,0 +1,140 @@
+"""Annotated scores: chord symbols, Roman numerals, collisions, rate, legend, overview."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from lxml import etree
+from music21 import chord, corpus, harmony, interval, meter, stream
+
+from qbdi_musicology import pianoroll
+from qbdi_musicology.annotate.harmony import (COLLISION_COLOUR, annotate_pair, drift_overview,
+                                              write_annotated, write_overview)
+from qbdi_musicology.errors import InputError
+from qbdi_musicology.musicxml import read_musicxml_fields
+
+
+def bars_score(bars, time_signature="4/4", title=None):
+    part = stream.Part()
+    ts = meter.TimeSignature(time_signature)
+    for number, pitches in enumerate(bars, 1):
+        m = stream.Measure(number=number)
+        if number == 1:
+            m.insert(0, ts)
+        m.append(chord.Chord(pitches, quarterLength=ts.barDuration.quarterLength))
+        part.append(m)
+    score = stream.Score([part])
+    if title:
+        from music21 import metadata
+        score.metadata = metadata.Metadata(title=title)
+    return score
+
+
+C, G, D, F = ["C4", "E4", "G4"], ["G3", "B3", "D4"], ["D4", "F#4", "A4"], ["F3", "A3", "C4"]
+
+
+def _xml(path):
+    return etree.parse(str(path)).getroot()
+
+
+def test_pair_has_symbols_numerals_collision_rate_and_legend(tmp_path, assert_valid_musicxml):
+    query = bars_score([C, G, C, F], title="Little cadence")
+    improv = bars_score([C, D, C, F])
+    path = write_annotated(query, improv, tmp_path / "rate-8.musicxml", rate=8.0, key="C")
+    assert_valid_musicxml(path)
+    root = _xml(path)
+    parts = root.findall("part")
+    assert len(parts) == 2
+    q_part, i_part = parts
+    assert [h.findtext("root/root-step") for h in q_part.iter("harmony")] == ["C", "G", "C", "F"]
+    assert [h.findtext("root/root-step") for h in i_part.iter("harmony")] == ["C", "D", "C", "F"]
+    assert [t.text for t in q_part.iter("text")] == ["I", "V", "I", "IV"]
+    assert [t.text for t in i_part.iter("text")] == ["I", "II", "I", "IV"]
+    # the collision: bar 2, "G vs D", and the improvisation's D-F#-A in red
+    assert [w.text for w in i_part.iter("words")] == ["G vs D"]
+    bar2 = i_part.findall("measure")[1]
+    assert {n.get("color") for n in bar2.findall("note")} == {COLLISION_COLOUR}
+    assert all(n.get("color") is None for n in i_part.findall("measure")[0].findall("note"))
+    assert all(n.get("color") is None for n in q_part.iter("note"))
+    # the rate: title, rehearsal mark, provenance field
+    assert "8 bits/bar" in root.findtext("movement-title")
+    assert [r.text for r in root.iter("rehearsal")] == ["8 bits/bar"]
+    fields = read_musicxml_fields(path)
+    assert fields["rate"] == "8" and fields["query title"] == "Little cadence"
+    assert fields["analysis key"] == "C major"
+    credits = " ".join(c.text for c in root.iter("credit-words"))
+    assert "Roman numerals" in credits and "collision" in credits and "Key: C major" in credits
+    # the inputs are untouched
+    assert not list(query.recurse().getElementsByClass(harmony.ChordSymbol))
+    assert not list(improv.recurse().getElementsByClass(harmony.ChordSymbol))
+
+
+def test_pickup_chorale_aligns_with_piano_roll_improvisation(tmp_path, assert_valid_musicxml):
+    query = corpus.parse("bwv66.6")
+    improv = pianoroll.bars_to_score(pianoroll.score_to_bars(query))
+    path = write_annotated(query, improv, tmp_path / "full.mxl", rate=math.inf, per="beat")
+    assert_valid_musicxml(path)
+    from music21 import converter
+    back = converter.parse(path)
+    lengths = {len(p.getElementsByClass(stream.Measure)) for p in back.parts}
+    assert lengths == {10}
+    # every bar has the same length in every staff: the upbeat was padded to a full bar
+    for i in range(10):
+        assert len({p.getElementsByClass(stream.Measure)[i].duration.quarterLength
+                    for p in back.parts}) == 1
+    root_xml = etree.fromstring(__import__("zipfile").ZipFile(path).read("score.musicxml"))
+    # the improvisation is one piano on a grand staff
+    assert [p.findtext("attributes/staves") for p in
+            (part.find("measure") for part in root_xml.findall("part"))][-1] == "2"
+    assert "full rate" in root_xml.findtext("movement-title")
+
+
+def test_overview_stacks_query_and_rates_from_full_to_zero(tmp_path, assert_valid_musicxml):
+    query = bars_score([C, G, C, F])
+    sweep = {0.0: bars_score([C, C, C, C]), math.inf: bars_score([C, G, C, F]),
+             8.0: bars_score([C, D, C, F])}
+    score = drift_overview(query, sweep, key="C")
+    names = [p.partName for p in score.parts]
+    assert names == ["Query", "Query", "full rate", "full rate", "8 bits/bar", "8 bits/bar",
+                     "0 bits/bar", "0 bits/bar"]
+    path = write_overview(query, sweep, tmp_path / "overview.musicxml", key="C")
+    assert_valid_musicxml(path)
+    root = _xml(path)
+    parts = root.findall("part")
+    assert len(parts) == 4  # four grand staves
+    symbols = [[h.findtext("root/root-step") for h in p.iter("harmony")] for p in parts]
+    # a symbol at every bar, even where the chord stays (the rate-0 staff: C four times)
+    assert symbols == [["C", "G", "C", "F"], ["C", "G", "C", "F"], ["C", "D", "C", "F"],
+                       ["C", "C", "C", "C"]]
+    words = [[w.text for w in p.iter("words")] for p in parts]
+    assert words == [[], [], ["G vs D"], ["G vs C", "F vs C"]]
+    again = write_overview(query, sweep, tmp_path / "again.musicxml", key="C")
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_different_meters_cannot_be_aligned():
+    with pytest.raises(InputError, match="different meters"):
+        annotate_pair(bars_score([C, G]), bars_score([C, G], "3/4"))
+
+
+def test_transposed_chorale_collides_and_shows_it():
+    query = corpus.parse("bwv66.6")
+    score = annotate_pair(query, query.transpose(interval.Interval("P5")), rate=0.0)
+    texts = [t.content for t in score.recurse().getElementsByClass("TextExpression")]
+    assert len(texts) >= 5 and all(" vs " in t for t in texts)
+
+
+@pytest.mark.musescore
+def test_musescore_draws_every_symbol_and_numeral(tmp_path, musescore):
+    query = bars_score([C, G, C, F])
+    improv = bars_score([C, D, C, F])
+    pair = write_annotated(query, improv, tmp_path / "pair.mxl", rate=8, key="C")
+    result = musescore(pair, tmp_path / "pair.png")
+    assert result.ok and result.warnings == []
+    assert (result.harmonies, result.lyrics) == (8, 8)
+    overview = write_overview(query, {math.inf: query, 0.0: bars_score([C] * 4)},
+                              tmp_path / "overview.musicxml", key="C")
+    result = musescore(overview, tmp_path / "overview.png")
+    assert result.ok and result.warnings == []
+    assert (result.harmonies, result.lyrics) == (12, 12)
