@@ -164,7 +164,7 @@ def compare(query: AnalysedScore, improv: AnalysedScore, *,
         "collision": collision, "collision_text": text,
     }, columns=list(COLUMNS))
     for w in warnings:
-        log.warning("%s", w)
+        log.info("%s", w)  # callers decide how loudly to repeat it (compare_scores: warning)
     out.attrs["warnings"] = warnings
     out.attrs["key"] = key_name(query.key)
     out.attrs["per"] = per
@@ -192,5 +192,8 @@ def compare_scores(query, improvisation, *, per: str = "bar", key=None,
         raise InputError("the query has no sounding notes, so no key can be found; "
                          "give a query with notes (or a key with --key)")
     i = analyse_score(improvisation, per=per, key=q.key, name="improvisation")
-    return compare(q, i, min_foreign_share=min_foreign_share,
-                   min_tonnetz_distance=min_tonnetz_distance, per=per)
+    table = compare(q, i, min_foreign_share=min_foreign_share,
+                    min_tonnetz_distance=min_tonnetz_distance, per=per)
+    for w in table.attrs["warnings"]:
+        log.warning("%s", w)
+    return table

@@ -163,6 +163,9 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
         long["improv_tonnetz_to_tonic"] = np.round(to_tonic, 6)
         long["same_triad"] = triad_same
         long_tables.append(long)
+    for rate, row in zip(_sort_rates(list(improvisations)), rows):
+        if row["warnings"]:
+            log.warning("rate %s: %s", rate, row["warnings"])
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     segments = pd.concat(long_tables, ignore_index=True)
     return DriftResult(summary, segments)
