@@ -35,7 +35,7 @@ import numpy as np
 from .errors import InputError, ParameterError, QbdiError
 from .fileio import atomic_path
 from .grid import DEFAULT_GRID, PLAY, Grid
-from .pianoroll import convert_score, transpose_bars
+from .pianoroll import convert_score, estimate_key, transpose_bars
 from .scoreio import DEFAULT_LIMITS, SCORE_SUFFIXES, Limits, load_score
 
 log = logging.getLogger(__name__)
@@ -158,9 +158,10 @@ class CorpusSpec:
             return resolve_data_dir(data) / loc
         return loc
 
-    def piece_name(self, path: Path, data: str | os.PathLike | None = None) -> str:
+    def piece_name(self, path: Path, data: str | os.PathLike | None = None, *,
+                   corpus_root: Path | None = None) -> str:
         """A piece's name within the corpus: its path below the root, without suffix."""
-        root = self.root(data)
+        root = corpus_root if corpus_root is not None else self.root(data)
         if root.is_dir():
             try:
                 return str(path.relative_to(root).with_suffix(""))
@@ -238,15 +239,16 @@ def find_piece(name: str, piece: str, *, data_dir: str | os.PathLike | None = No
     """The file of one piece of a named corpus: ``find_piece("bach-chorales", "bwv66.6")``."""
     spec = get_spec(name)
     files = spec.files(data_dir)
-    by_name = {spec.piece_name(p, data_dir).lower(): p for p in files}
+    corpus_root = spec.root(data_dir)
+    names = {p: spec.piece_name(p, corpus_root=corpus_root) for p in files}
+    by_name = {names[p].lower(): p for p in files}
     by_name.update({p.name.lower(): p for p in files})
     hit = by_name.get(piece.lower())
     if hit is None:
         stems = {p.stem.lower(): p for p in files}
         hit = stems.get(piece.lower())
     if hit is None:
-        near = [spec.piece_name(p, data_dir) for p in files
-                if piece.lower()[:4] in spec.piece_name(p, data_dir).lower()][:5]
+        near = [names[p] for p in files if piece.lower()[:4] in names[p].lower()][:5]
         raise InputError(f"corpus {name!r} has no piece {piece!r}"
                          + (f"; similar: {', '.join(near)}" if near else "")
                          + f"; list them with 'qbdi corpus info {name} --pieces'")
@@ -315,9 +317,51 @@ def _settings_key(settings: dict) -> str:
     return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
-def _cache_file(root: Path, digest: str, settings: dict) -> Path:
-    key = hashlib.sha256(f"v{CACHE_VERSION}|{digest}|{_settings_key(settings)}".encode()).hexdigest()
+def _cache_file(root: Path, digest: str, settings_key: str) -> Path:
+    key = hashlib.sha256(f"v{CACHE_VERSION}|{digest}|{settings_key}".encode()).hexdigest()
     return root / f"v{CACHE_VERSION}" / key[:2] / f"{key}.npz"
+
+
+def _bundle_file(root: Path, settings_key: str, entries: list[tuple[str, str]]) -> Path:
+    h = hashlib.sha256(f"v{CACHE_VERSION}|bundle|{settings_key}".encode())
+    for name, digest in entries:
+        h.update(f"|{name}|{digest}".encode())
+    key = h.hexdigest()
+    return root / f"v{CACHE_VERSION}" / "corpora" / f"{key}.npz"
+
+
+def _write_bundle(path: Path, results: list[tuple[np.ndarray | None, dict]]) -> None:
+    """All files' results in one cache file: one read instead of one per file."""
+    ok = [bars for bars, _ in results if bars is not None]
+    bars = np.concatenate(ok) if ok else np.zeros(0, dtype=bool)
+    _write_cache(path, bars, {"status": "bundle", "entries": [meta for _, meta in results]})
+
+
+def _read_bundle(path: Path, grid: Grid, n_files: int):
+    """The per-file results stored by :func:`_write_bundle`, or None."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            entries = meta["entries"]
+            if meta.get("status") != "bundle" or len(entries) != n_files:
+                return None
+            total = sum(int(e["n_bars"]) for e in entries if e.get("status") == "ok")
+            flat = np.unpackbits(data["bits"], count=total * grid.input_size).astype(bool)
+    except Exception as exc:  # a damaged cache entry is a miss, never an error
+        log.warning("cache bundle %s unreadable (%s); reading files", path, exc)
+        return None
+    allbars = flat.reshape(total, grid.steps, grid.pitches, 2)
+    out, pos = [], 0
+    for e in entries:
+        if e.get("status") == "ok":
+            n = int(e["n_bars"])
+            out.append((allbars[pos:pos + n], e))
+            pos += n
+        else:
+            out.append((None, e))
+    return out
 
 
 def _read_cache(path: Path, grid: Grid):
@@ -341,7 +385,8 @@ def _write_cache(path: Path, bars: np.ndarray | None, meta: dict) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            bits = np.packbits(bars.reshape(-1)) if bars is not None else np.zeros(0, np.uint8)
+            bits = np.packbits(bars.reshape(-1)) if bars is not None and bars.size \
+                else np.zeros(0, np.uint8)
             np.savez(fh, bits=bits, meta=np.array(json.dumps(meta)))
     except (OSError, QbdiError) as exc:  # a read-only cache only costs speed
         log.warning("cannot write the parse cache %s (%s)", path, exc)
@@ -403,31 +448,6 @@ def _parse_job(args):
 # ------------------------------------------------------------------ keys
 
 
-#: Krumhansl-Kessler key profiles (probe-tone ratings), C major and C minor.
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-def estimate_key(bars: np.ndarray, grid: Grid = DEFAULT_GRID) -> tuple[int, str]:
-    """The most likely key of some bars: ``(tonic pitch class, 'major' | 'minor')``.
-
-    Krumhansl-Schmuckler: correlate the duration-weighted pitch-class profile with the 24
-    rotated Krumhansl-Kessler profiles. Example: bars of C-E-G then G-B-D give ``(0, 'major')``.
-    """
-    from .analysis.chroma import bars_chroma
-
-    profile = bars_chroma(bars, grid).sum(axis=0)
-    if not profile.any():
-        return 0, "major"
-    best, best_r = (0, "major"), -np.inf
-    for mode, template in (("major", _MAJOR), ("minor", _MINOR)):
-        for tonic in range(12):
-            r = np.corrcoef(profile, np.roll(template, tonic))[0, 1]
-            if r > best_r + 1e-12:
-                best, best_r = (tonic, mode), r
-    return best
-
-
 def shift_to_common_key(tonic: int, mode: str) -> int:
     """Semitones that move a key to C major (or A minor), by the shortest way (-6..+5).
 
@@ -479,20 +499,29 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     if not files:
         raise InputError(f"corpus {spec.name!r} ({spec.root(data_dir)}) holds no "
                          f".mid/.midi/.musicxml/.xml/.mxl files")
+    corpus_root = spec.root(data_dir)
+    names = {p: spec.piece_name(p, corpus_root=corpus_root) for p in files}
     root = resolve_cache_dir(cache_dir)
+    settings_key = _settings_key(settings)
     digests: dict[Path, str] = {}
     results: dict[Path, tuple[np.ndarray | None, dict]] = {}
     hits = 0
 
     def cache_path(path: Path) -> Path:
-        return _cache_file(root, digests[path], settings)
+        return _cache_file(root, digests[path], settings_key)
+
+    def digest(path: Path) -> bool:
+        try:
+            digests[path] = _file_digest(path)
+            return True
+        except OSError as exc:
+            results[path] = (None, {"status": "skip", "reason": f"unreadable ({exc.strerror})"})
+            return False
 
     def lookup(path: Path):
         nonlocal hits
-        try:
-            digests[path] = _file_digest(path)
-        except OSError as exc:
-            return None, {"status": "skip", "reason": f"unreadable ({exc.strerror})"}
+        if path not in digests and not digest(path):
+            return results[path]
         cached = _read_cache(cache_path(path), grid) if use_cache else None
         hits += cached is not None
         return cached
@@ -502,13 +531,30 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         if use_cache and path in digests:
             _write_cache(cache_path(path), *result)
 
+    # A whole corpus read before with the same files and settings is one cache file (the
+    # "bundle"); per-file entries make a corpus with a few changed files cheap as well.
+    bundle = None
+    from_bundle = False
+    if limit is None:
+        for path in files:
+            digest(path)
+        bundle = _bundle_file(root, settings_key, [(names[p], digests.get(p, "-")) for p in files])
+        if use_cache:
+            loaded = _read_bundle(bundle, grid, len(files))
+            if loaded is not None:
+                results.update(zip(files, loaded))
+                hits = len(files)
+                from_bundle = True
+
     bar = tqdm(total=len(files), desc=f"corpus {spec.name}", unit="file", disable=not progress,
-               leave=False)
+               leave=False, initial=len(results))
     try:
-        if workers > 1 and limit is None:
+        if workers > 1 and limit is None and len(results) < len(files):
             # Cached files first, then the rest in parallel (first load only).
             todo = []
             for path in files:
+                if path in results:
+                    continue
                 cached = lookup(path)
                 if cached is None:
                     todo.append(path)
@@ -524,8 +570,12 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                         store(path, result)
                         bar.update(1)
         else:
-            found = 0
+            found = sum(r[0] is not None for r in results.values())
             for path in files:
+                if limit is not None and found >= limit:
+                    break
+                if path in results:
+                    continue
                 cached = lookup(path)
                 if cached is None:
                     store(path, parse_file(path, settings))
@@ -533,10 +583,10 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                     results[path] = cached
                 bar.update(1)
                 found += results[path][0] is not None
-                if limit is not None and found >= limit:
-                    break
     finally:
         bar.close()
+    if bundle is not None and use_cache and not from_bundle:
+        _write_bundle(bundle, [results[p] for p in files])
 
     pieces, file_names, reports, skipped = [], [], [], []
     chunks, piece_idx, numbers, shifts = [], [], [], []
@@ -545,7 +595,7 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         if path not in results:
             continue
         bars, meta = results[path]
-        name = spec.piece_name(path, data_dir)
+        name = names[path]
         if bars is None:
             skipped.append((name, meta.get("reason", "skipped")))
             continue

@@ -417,6 +417,101 @@ def score_to_bars(score, grid: Grid = DEFAULT_GRID, **kw) -> np.ndarray:
     return convert_score(score, grid, **kw).bars
 
 
+# --------------------------------------------------------------------------- keys
+
+
+#: Krumhansl-Kessler key profiles (probe-tone ratings) of C major and C minor.
+KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def pitch_class_profile(bars: np.ndarray, grid: Grid = DEFAULT_GRID) -> np.ndarray:
+    """How many steps each pitch class sounds in all the bars (12 numbers, C first)."""
+    bars = _check_bars(bars, grid)
+    per_row = bars[..., PLAY].sum(axis=(0, 1)).astype(np.float64)
+    profile = np.zeros(12)
+    np.add.at(profile, (np.arange(grid.pitches) + grid.low_pitch) % 12, per_row)
+    return profile
+
+
+def estimate_key(bars: np.ndarray, grid: Grid = DEFAULT_GRID) -> tuple[int, str]:
+    """The most likely key of some bars: ``(tonic pitch class, 'major' | 'minor')``.
+
+    Krumhansl-Schmuckler: the duration-weighted pitch-class profile is correlated with the
+    24 rotations of the Krumhansl-Kessler profiles (music21's ``analyze('Krumhansl')``).
+    Example: a bar of G-B-D then one of D-F#-A-C gives ``(7, 'major')``; silence gives
+    ``(0, 'major')``.
+    """
+    profile = pitch_class_profile(bars, grid)
+    if not profile.any() or np.ptp(profile) == 0:
+        return 0, "major"
+    best, best_r = (0, "major"), -np.inf
+    for mode, template in (("major", KK_MAJOR), ("minor", KK_MINOR)):
+        for tonic in range(12):
+            r = np.corrcoef(profile, np.roll(template, tonic))[0, 1]
+            if r > best_r + 1e-12:
+                best, best_r = (tonic, mode), r
+    return best
+
+
+def _speller(key_obj):
+    """A function midi -> music21 Pitch spelled for ``key_obj`` (None: music21's default).
+
+    Scale notes take the key's spelling (F# in D major, G-flat in E-flat minor...); other
+    notes take sharps in sharp keys and flats in flat keys.
+    """
+    from music21 import pitch
+
+    if key_obj is None:
+        return lambda midi: pitch.Pitch(midi=midi)
+    names = {p.pitchClass: p.name for p in key_obj.getScale().getPitches("C4", "B4")}
+    # the raised 6th and 7th of the minor key (or of the relative minor of a major key):
+    # E-sharp and D-sharp in F-sharp minor and in A major, not F and E-flat
+    minor = key_obj if key_obj.mode == "minor" else key_obj.relative
+    for interval in ("M6", "M7"):
+        raised = minor.tonic.transpose(interval)
+        if raised.accidental is None or abs(raised.accidental.alter) <= 1:  # no C-double-sharp
+            names.setdefault(raised.pitchClass, raised.name)
+    sharps = key_obj.sharps >= 0
+    for pc in range(12):
+        if pc not in names:
+            default = pitch.Pitch(pc)
+            if default.accidental is not None and default.accidental.alter \
+                    and (default.accidental.alter > 0) != sharps:
+                default = default.getEnharmonic()
+            names[pc] = default.name
+
+    def spell(midi: int):
+        p = pitch.Pitch(names[midi % 12])
+        p.octave = midi // 12 - 1
+        p.octave += (midi - p.midi) // 12  # B#, C- cross the octave boundary
+        return p
+
+    return spell
+
+
+def _key_object(key, bars: np.ndarray, grid: Grid):
+    from music21 import key as m21key
+    from music21 import pitch
+
+    if key is None:
+        return None
+    if key == "auto":
+        tonic, mode = estimate_key(bars, grid)
+        # Of the two spellings of the tonic (F# / G-flat), take the one with the fewer
+        # accidentals in its signature.
+        base = pitch.Pitch(tonic)
+        names = {base.name, base.getEnharmonic().name}
+        return min((m21key.Key(n, mode) for n in sorted(names)), key=lambda k: abs(k.sharps))
+    if isinstance(key, m21key.Key):
+        return key
+    try:
+        return m21key.Key(str(key))
+    except Exception as exc:  # music21 raises its own exceptions for bad names
+        raise ParameterError(f"key={key!r} is not a key name; write e.g. 'D' (D major), "
+                             "'f#' (F-sharp minor), 'auto' or None") from exc
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -465,8 +560,9 @@ def _staff_rows(grid: Grid, staves: str) -> list[tuple[str, np.ndarray]]:
 
 
 def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, pitch_rows,
-                 *, first: bool, tempo: float | None, part_cls, instrument_obj, staff_id: str):
-    from music21 import chord, clef, meter, note, pitch, stream, tempo as m21tempo, tie
+                 *, first: bool, tempo: float | None, part_cls, instrument_obj, staff_id: str,
+                 key_obj=None):
+    from music21 import chord, clef, meter, note, stream, tempo as m21tempo, tie
 
     n_steps = play.shape[0]
     n_bars = n_steps // grid.steps
@@ -479,11 +575,14 @@ def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, 
         sounding = np.nonzero(local_play.any(axis=0))[0]
         mean = (pitch_rows[sounding].mean() + grid.low_pitch) if len(sounding) else MIDDLE_C
         clef_name = "treble" if mean >= MIDDLE_C - 5 else "bass"
-    pitch_cache: dict[int, pitch.Pitch] = {}
+    spell = _speller(key_obj)
     for b in range(n_bars):
         measure = stream.Measure(number=b + 1)
         if b == 0:
             measure.insert(0, clef.TrebleClef() if clef_name == "treble" else clef.BassClef())
+            if key_obj is not None:
+                # a fresh Key per staff: a music21 object belongs in one place
+                measure.insert(0, type(key_obj)(key_obj.tonic.name, key_obj.mode))
             measure.insert(0, meter.TimeSignature(grid.time_signature))
             if first and tempo is not None:
                 measure.insert(0, m21tempo.MetronomeMark(number=tempo, referent=1.0))
@@ -514,9 +613,9 @@ def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, 
                     heads = []
                     for r in sounding:
                         midi = int(pitch_rows[r]) + grid.low_pitch
-                        if midi not in pitch_cache:
-                            pitch_cache[midi] = pitch.Pitch(midi=midi)
-                        n = note.Note(pitch_cache[midi], quarterLength=ql)
+                        # a fresh Pitch per note: music21 keeps accidental display
+                        # decisions on the Pitch object
+                        n = note.Note(spell(midi), quarterLength=ql)
                         g = b0 + pos  # absolute step of this piece
                         from_before = (k > 0) or (g > 0 and local_play[g - 1, r]
                                                   and not local_art[g, r])
@@ -540,7 +639,7 @@ def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, 
 
 def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float | None = 120.0,
                   instrument: str = "Piano", title: str | None = None,
-                  staves: str = "grand"):
+                  staves: str = "grand", key=None):
     """A music21 score of a bar array: measures, meter, clefs, chords and ties.
 
     ``staves="grand"`` writes one piano on two staves (treble from middle C up, bass
@@ -549,6 +648,12 @@ def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float |
     that is not a single note value is written as tied notes split at the beat.
     ``score_to_bars`` of the result gives back ``canonical_bars(bars)`` exactly (for any
     array produced by ``score_to_bars``, that is ``bars`` itself).
+
+    ``key``: ``None`` (default) writes no key signature and spells black keys as music21
+    does (C#, E-flat, F#, G#, B-flat); ``"auto"`` estimates the key from the notes
+    (:func:`estimate_key`), writes its signature and spells the notes in it; a name such as
+    ``"D"`` or ``"f#"`` (lower case = minor) or a music21 ``Key`` sets it. The spelling never
+    changes a pitch, so the round trip stays exact.
 
     Example: one bar with C4-E4-G4 struck on step 0 and held for 8 steps gives a half-note
     C major chord and a half rest in the treble staff, and a whole rest in the bass.
@@ -570,6 +675,7 @@ def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float |
     except Exception:  # music21 raises its own InstrumentException for unknown names
         log.warning("unknown instrument %r; using a piano", instrument)
         inst_template = m21instrument.Piano()
+    key_obj = _key_object(key, bars, grid)
     layout_rows = _staff_rows(grid, staves)
     part_cls = stream.PartStaff if staves == "grand" else stream.Part
     made = []
@@ -578,7 +684,7 @@ def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float |
         inst.partName = instrument
         part = _build_staff(play, art, grid, clef_name, rows, first=(i == 0), tempo=tempo,
                             part_cls=part_cls, instrument_obj=inst, staff_id=f"P1-Staff{i + 1}"
-                            if staves == "grand" else "P1")
+                            if staves == "grand" else "P1", key_obj=key_obj)
         part.partName = instrument
         made.append(part)
         score.insert(0, part)

@@ -13,7 +13,8 @@ from music21 import chord, clef, corpus, instrument, layout, meter, note, stream
 from qbdi_musicology.errors import InputError, ParameterError
 from qbdi_musicology.grid import ARTICULATE, DEFAULT_GRID, PLAY, Grid
 from qbdi_musicology.pianoroll import (bars_to_score, canonical_bars, convert_score,
-                                       empty_bars, score_to_bars, transpose_bars)
+                                       empty_bars, estimate_key, score_to_bars,
+                                       transpose_bars)
 
 G = DEFAULT_GRID
 LO = G.low_pitch
@@ -160,10 +161,11 @@ def _bar_arrays(max_bars=3, grid=G):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(bars=_bar_arrays(), staves=st.sampled_from(["grand", "one"]))
-def test_round_trip_of_generated_bars(bars, staves):
+@given(bars=_bar_arrays(), staves=st.sampled_from(["grand", "one"]),
+       key=st.sampled_from([None, "auto", "E-", "c#"]))
+def test_round_trip_of_generated_bars(bars, staves, key):
     assert (canonical_bars(bars) == bars).all()
-    back = score_to_bars(bars_to_score(bars, staves=staves))
+    back = score_to_bars(bars_to_score(bars, staves=staves, key=key))
     assert back.shape == bars.shape
     assert (back == bars).all()
 
@@ -387,3 +389,35 @@ def test_transposition_keeps_pitch_classes_and_canonical_form(bars, k):
 
     assert pc_steps(out) == {(n, s, (pc + k) % 12) for n, s, pc in pc_steps(bars)}
     assert np.array_equal(transpose_bars(bars, 0), bars)
+
+
+# ------------------------------------------------------------------ keys and spelling
+
+
+def test_estimated_key_and_spelling_of_a_chorale():
+    score = corpus.parse("bach/bwv66.6")  # F-sharp minor, three sharps
+    bars = score_to_bars(score)
+    k = score.analyze("Krumhansl")
+    assert estimate_key(bars) == (k.tonic.pitchClass, k.mode)
+    out = bars_to_score(bars, key="auto")
+    sig = out.parts[0].recurse().getElementsByClass("KeySignature").first()
+    assert sig.sharps == 3
+    names = {n.name for n in out.recurse().notes for n in (n.notes if n.isChord else [n])}
+    # the leading tone of F-sharp minor is E-sharp, not F; no flats in a sharp key
+    assert "E#" in names and "F" not in names and not any("-" in n for n in names)
+    assert (score_to_bars(out) == bars).all()
+
+
+def test_named_key_and_flat_spelling():
+    bars = empty_bars(1)
+    for midi in (63, 67, 70):  # E-flat major triad
+        bars[0, :, midi - LO, PLAY] = True
+        bars[0, 0, midi - LO, ARTICULATE] = True
+    c = bars_to_score(bars, key="E-").parts[0].recurse().notes.first()
+    assert [p.name for p in c.pitches] == ["E-", "G", "B-"]
+    assert estimate_key(bars) == (3, "major")
+    sharp = bars_to_score(transpose_bars(bars, -2), key="c#").parts[0].recurse().notes.first()
+    assert [p.name for p in sharp.pitches] == ["C#", "F", "G#"]
+    with pytest.raises(ParameterError, match="not a key name"):
+        bars_to_score(bars, key="H-dur")
+    assert estimate_key(empty_bars(2)) == (0, "major")

@@ -1,0 +1,83 @@
+"""``qbdi corpus list|info`` and ``qbdi demo`` as a user runs them."""
+
+from __future__ import annotations
+
+import pytest
+from music21 import converter
+
+from qbdi_musicology.cli import main
+from qbdi_musicology.cli.cmd_demo import run_demo
+from qbdi_musicology.grid import ARTICULATE
+from qbdi_musicology.pianoroll import score_to_bars
+from qbdi_musicology.scoreio import resolve_query
+
+from test_scoreio import midi_bytes
+
+
+def test_corpus_list_names_the_corpora(capsys):
+    assert main(["corpus", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("bach-chorales", "pop-music-midi", "visions-fugitives"):
+        assert name in out
+    assert "[default]" in out and "files)" in out
+
+
+def test_corpus_info_of_a_folder_reports_skipped_files(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("QBDI_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    (folder / "tune.mid").write_bytes(midi_bytes([(0, 4, 60), (4, 4, 64)]))
+    (folder / "waltz.mid").write_bytes(midi_bytes([(0, 3, 60)], ts=(3, 4)))
+    (folder / "empty.mid").write_bytes(b"")
+    assert main(["corpus", "info", str(folder), "--pieces", "--all-skipped"]) == 0
+    out = capsys.readouterr().out
+    assert "pieces: 1   bars: 2" in out
+    assert "  tune  2 bars" in out
+    assert "skipped: 2 file(s)" in out
+    assert "waltz: time signature 3/4, not the corpus meter 4/4" in out
+    assert "empty: " in out and "is empty" in out
+    # the second run comes from the cache
+    assert main(["corpus", "info", str(folder)]) == 0
+    assert "(3 file(s) from the cache)" in capsys.readouterr().out
+
+
+def test_corpus_info_of_an_unknown_name_is_one_line_exit_2(capsys):
+    assert main(["corpus", "info", "nonesuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no corpus named 'nonesuch'" in err and "qbdi corpus list" in err
+
+
+def test_corpus_help_has_an_example(capsys):
+    with pytest.raises(SystemExit):
+        main(["corpus", "info", "--help"])
+    assert "example:\n  qbdi corpus info" in capsys.readouterr().out
+
+
+def test_demo_writes_a_valid_round_trip(tmp_path, capsys, assert_valid_musicxml):
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    path = tmp_path / "demo" / "bwv66.6_roundtrip.musicxml"
+    assert str(path) in out and "round-tripped exactly" in out
+    assert_valid_musicxml(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temporary files
+    written = converter.parse(path)
+    original = score_to_bars(resolve_query("corpus:bach-chorales/bwv66.6"))
+    assert (score_to_bars(written) == original).all()
+    # F-sharp minor chorale: the written score has the key signature of three sharps
+    assert written.parts[0].recurse().getElementsByClass("KeySignature").first().sharps == 3
+    assert original[1, 0, :, ARTICULATE].sum() == 4  # four voices strike the first downbeat
+
+
+def test_run_demo_on_a_midi_file(tmp_path):
+    query = tmp_path / "tune.mid"
+    query.write_bytes(midi_bytes([(0, 2, 62), (2, 2, 66), (4, 4, 69)]))
+    result = run_demo(tmp_path / "out", query=str(query), staves="one")
+    assert result.outputs["roundtrip"].name == "tune_roundtrip.musicxml"
+    assert "2 bars round-tripped exactly" in result.notes
+
+
+@pytest.mark.musescore
+def test_demo_output_opens_in_musescore(tmp_path, musescore):
+    path = run_demo(tmp_path).outputs["roundtrip"]
+    rendered = musescore(path, tmp_path / "demo.png")
+    assert rendered.ok, rendered
