@@ -265,12 +265,19 @@ def _write_labels(staves: _Staves, table: pd.DataFrame, positions, *,
                     counts["romans"] += 1
         previous = label
     if collisions is not None:
+        last_text = (None, "")
         for j, (bar, start, end) in enumerate(positions):
             if bar >= n_bars or j >= len(collisions) or not collisions.iloc[j].collision:
+                last_text = (bar, "")
                 continue
-            text = expressions.TextExpression(collisions.iloc[j].collision_text)
-            text.placement = "above"
-            top[bar].insert(start, text)
+            words = collisions.iloc[j].collision_text
+            # the same clash on consecutive beats is written once; its notes are all red
+            if (bar, words) != last_text:
+                text = expressions.TextExpression(words)
+                text.placement = "above"
+                text.style.fontSize = 7  # small: per-beat texts must fit over their beat
+                top[bar].insert(start, text)
+            last_text = (bar, words)
             for staff in staves.measures:
                 for n in _notes_in(staff[bar], start, end):
                     for sub in (n.notes if hasattr(n, "notes") and n.isChord else [n]):
