@@ -14,7 +14,7 @@ Example::
 
     chorales = load_corpus("bach-chorales", transpose="common")
     chorales.bars.shape        # (n_bars, 16, 78, 2): every 4/4 chorale, in C major / A minor
-    chorales.skipped[:1]       # [('bwv103.6', 'time signature 3/4, not the corpus meter 4/4')]
+    chorales.skipped[:1]       # [('bwv11.6', 'time signature 3/4, not the corpus meter 4/4')]
 """
 
 from __future__ import annotations

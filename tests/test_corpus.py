@@ -273,3 +273,11 @@ def test_visions_fugitives_from_shared_data(shared_data, tmp_path):
     assert result.pieces[0] == "vf_no1"
     assert result.n_pieces + len(result.skipped) == 8
     assert all("not the corpus meter" in reason for _, reason in result.skipped)
+
+
+def test_parallel_first_parse_gives_the_same_corpus(mixed_folder, tmp_path):
+    serial = load_corpus(mixed_folder, cache_dir=tmp_path / "a", progress=False)
+    parallel = load_corpus(mixed_folder, cache_dir=tmp_path / "b", progress=False, workers=2)
+    assert parallel.pieces == serial.pieces and parallel.skipped == serial.skipped
+    assert np.array_equal(parallel.bars, serial.bars)
+    assert parallel.fingerprint == serial.fingerprint
