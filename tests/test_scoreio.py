@@ -335,3 +335,16 @@ def test_entities_hidden_in_utf16_are_still_refused(tmp_path):
     path.write_bytes(text.encode("utf-16"))
     with pytest.raises(InputError, match="entities"):
         load_score(path)
+
+
+def test_midi_with_a_drum_track_keeps_the_pitched_track(tmp_path):
+    piano = mido.MidiFile(file=io.BytesIO(midi_bytes([(0, 4, 60), (4, 4, 64)])))
+    drums = mido.MidiFile(file=io.BytesIO(midi_bytes([(i, 1, 36) for i in range(8)], channel=9)))
+    both = mido.MidiFile(type=1, ticks_per_beat=480)
+    both.tracks.extend([piano.tracks[0], drums.tracks[0]])
+    path = tmp_path / "band.mid"
+    both.save(str(path))
+    conv = convert_score(load_score(path))
+    assert conv.report.parts_read == ("part 1",)
+    assert conv.report.parts_skipped[0][1].startswith("drums")
+    assert int(conv.bars[..., 0].sum()) == 32  # C4 and E4, a whole bar each
