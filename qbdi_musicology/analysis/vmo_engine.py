@@ -609,6 +609,18 @@ def _codewords(lrs, sfx, n, cw0, cw1, bl):
             j += length
 
 
+@njit(cache=True)
+def _all_codewords(lrs, sfx, n):
+    """Code-word arrays of every threshold's oracle: (T, n) each."""
+    n_thr = lrs.shape[0]
+    cw0 = np.zeros((n_thr, n))
+    cw1 = np.zeros((n_thr, n))
+    bl = np.zeros((n_thr, n))
+    for t in range(n_thr):
+        _codewords(lrs[t], sfx[t], n, cw0[t], cw1[t], bl[t])
+    return cw0, cw1, bl
+
+
 def _ir_arrays(cw0: np.ndarray, cw1: np.ndarray, bl: np.ndarray, alpha: float):
     """vmo's ``_ir_cum`` on the code-word arrays, with the same numpy calls."""
     h0 = np.log2(np.cumsum(cw0))
@@ -702,11 +714,11 @@ def ir_sweep(frames, thresholds, distance: str = "cosine", alpha: float = 1.0,
                                 e_to, e_next, e_count, rs_head, rs_tail, rs_next, max_lrs,
                                 avg_lrs)
 
+    # the IR itself with vmo's numpy calls on 1-d rows, so the totals are bit-identical
     totals = np.zeros(n_thr)
+    all_cw0, all_cw1, all_bl = _all_codewords(lrs, sfx, n)
     for t in range(n_thr):
-        cw0, cw1, bl = np.zeros(n), np.zeros(n), np.zeros(n)
-        _codewords(lrs[t], sfx[t], n, cw0, cw1, bl)
-        ir, _, _ = _ir_arrays(cw0, cw1, bl, alpha)
+        ir, _, _ = _ir_arrays(all_cw0[t], all_cw1[t], all_bl[t], alpha)
         totals[t] = ir.sum()
     best = int(np.argmax(totals)) if keep is None else int(keep)
 
