@@ -281,7 +281,9 @@ def _prepare(score):
             h.activeSite.remove(h)
             pulled.append((pi, offset, h))
     for part in work.parts:
-        # Accidentals computed from notes only: chord-symbol pitches would add naturals.
+        # What music21's exporter does when it makes notation itself, but here with the
+        # chord symbols taken out: their pitches would add naturals to the notes.
+        part.splitAtDurations(recurse=True)  # e.g. a 1.25-quarter note from MIDI -> tied
         part.makeNotation(inPlace=True)
     parts = list(work.parts)
     for pi, offset, h in pulled:

@@ -384,6 +384,7 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
                                min_tonnetz_distance)
     q_staves = _staves_of(query, "Query")
     i_staves = _staves_of(improvisation, "Improvisation")
+    n_query, n_improv = len(q_staves.measures[0]), len(i_staves.measures[0])
     n_bars, shifts = _align([q_staves, i_staves])
     _write_labels(q_staves, q.table, _positions(q.table, per, shifts[0]))
     counts = _write_labels(i_staves, i.table, _positions(i.table, per, shifts[1]),
@@ -394,20 +395,32 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
     title = score_title(query)
     out = stream.Score()
     out.metadata = metadata.Metadata()
-    out.metadata.title = f"{title}: improvisation at {rate_label}" if rate_label else \
-        f"{title}: improvisation"
+    out.metadata.title = f"{title}: {_improvisation_name(rate)}"
     set_score_fields(out, {**score_fields(improvisation), **_rate_field(rate),
                            "query title": title, "analysis key": key_name(q.key),
                            "analysis per": per})
     _assemble(out, [(q_staves, "Query", "Q."), (i_staves, "Improvisation", "Impr.")])
     _renumber(out)
     agreement = float(pairs["same_chord"].mean()) if len(pairs) else math.nan
+    bars = f"{n_bars} bars" if n_query == n_improv else \
+        f"first {n_bars} bars (query {n_query}, improvisation {n_improv})"
     facts = [f"Key: {key_name(q.key)}",
-             f"labels per {per}, {len(pairs)} segments in {n_bars} bars",
+             f"labels per {per}, {len(pairs)} segments, {bars}",
              f"Chord agreement {agreement:.2f}; collisions {counts['collisions']}"]
-    facts += list(dict.fromkeys(pairs.attrs.get("warnings", [])))
     _header(out, out.metadata.title, "\n".join(facts), _legend(per))
     return out
+
+
+def _improvisation_name(rate: Any) -> str:
+    """``'improvisation at 8 bits/bar'``; a label that is not a rate: ``'improvisation take1'``."""
+    label = rate_text(rate)
+    if not label:
+        return "improvisation"
+    try:
+        float(rate)
+    except (TypeError, ValueError):
+        return f"improvisation {label}"
+    return f"improvisation at {label}"
 
 
 def _rate_field(rate: Any) -> dict[str, Any]:
