@@ -316,13 +316,13 @@ def _roman_to_lyric(part, rn) -> None:
     """Replace a RomanNumeral object by a lyric on the note it applies to."""
     offset = rn.getOffsetInHierarchy(part)
     rn.activeSite.remove(rn)
+    from music21 import harmony, roman
     target = None
-    for n in part.recurse().notesAndRests:
-        if n.isRest:
-            continue
-        start = n.getOffsetInHierarchy(part)
-        if start + n.quarterLength > offset + 1e-9 and start >= offset - 1e-9:
-            target = n
+    for n in part.recurse().notes:  # in score order
+        if isinstance(n, (harmony.Harmony, roman.RomanNumeral)):
+            continue  # chord symbols are Chords too, but carry no lyrics
+        if n.getOffsetInHierarchy(part) >= offset - 1e-9:
+            target = n  # the first note struck at or after the numeral
             break
     if target is None:
         log.debug("Roman numeral %s at %s has no note to carry it", rn.figure, offset)
