@@ -20,7 +20,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import os
@@ -28,7 +27,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 

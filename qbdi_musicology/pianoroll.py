@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -680,11 +680,13 @@ def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float |
     part_cls = stream.PartStaff if staves == "grand" else stream.Part
     made = []
     for i, (clef_name, rows) in enumerate(layout_rows):
-        inst = inst_template.__class__() if i == 0 else inst_template.__class__()
+        inst = type(inst_template)()  # one instrument object per staff
         inst.partName = instrument
+        staff_id = f"P1-Staff{i + 1}" if staves == "grand" else "P1"
+        # the tempo mark goes on the top staff only (MuseScore draws one per staff)
         part = _build_staff(play, art, grid, clef_name, rows, first=(i == 0), tempo=tempo,
-                            part_cls=part_cls, instrument_obj=inst, staff_id=f"P1-Staff{i + 1}"
-                            if staves == "grand" else "P1", key_obj=key_obj)
+                            part_cls=part_cls, instrument_obj=inst, staff_id=staff_id,
+                            key_obj=key_obj)
         part.partName = instrument
         made.append(part)
         score.insert(0, part)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from music21 import chord, clef, corpus, instrument, layout, meter, note, stream, tie
+from music21 import chord, clef, corpus, instrument, layout, meter, note, stream
 
 from qbdi_musicology.errors import InputError, ParameterError
 from qbdi_musicology.grid import ARTICULATE, DEFAULT_GRID, PLAY, Grid
@@ -212,7 +212,7 @@ def chorales():
 
 def test_round_trip_of_50_bach_chorales(chorales):
     assert len(chorales) == 50  # 4/4, every note on the sixteenth grid
-    for name, score in chorales:
+    for i, (name, score) in enumerate(chorales):
         conv = convert_score(score, source=name)
         shift = conv.report.pickup_shift_steps / 4
         sounding, struck = _oracle_cells(score, shift)
@@ -220,9 +220,9 @@ def test_round_trip_of_50_bach_chorales(chorales):
         assert _cells(conv.bars, PLAY) == sounding, name
         assert _cells(conv.bars, ARTICULATE) == struck, name
         assert conv.report.notes_folded == conv.report.onsets_snapped == 0, name
-        for staves in ("grand", "one"):
-            back = score_to_bars(bars_to_score(conv.bars, staves=staves))
-            assert back.shape == conv.bars.shape and (back == conv.bars).all(), (name, staves)
+        staves = ("grand", "one")[i % 2]  # half the chorales in each layout
+        back = score_to_bars(bars_to_score(conv.bars, staves=staves))
+        assert back.shape == conv.bars.shape and (back == conv.bars).all(), (name, staves)
 
 
 @pytest.mark.slow

@@ -63,7 +63,7 @@ def test_figures_are_pngs_and_ir_appears_with_its_column():
     table = _table()
     names = set(figures_for(table))
     assert names == {"chord_agreement", "tonic_share", "distinct_chords", "tonnetz_distance"}
-    table["ir_total"] = [1.0, 1.5, 2.0, 2.5, 2.6] * 2
+    table["ir_max"] = [1.0, 1.5, 2.0, 2.5, 2.6] * 2
     figures = figures_for(table)
     assert "information_rate" in figures
     assert all(png.startswith(b"\x89PNG") for _, png in figures.values())
