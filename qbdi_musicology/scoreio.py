@@ -42,12 +42,16 @@ SCORE_SUFFIXES = MIDI_SUFFIXES + XML_SUFFIXES + MXL_SUFFIXES
 class Limits:
     """Size limits for one score file; raise them for genuinely huge scores.
 
-    ``max_bytes``: size of the file on disk; ``max_unpacked_bytes``: total content of an
-    ``.mxl`` archive once unpacked; ``max_bars``: bars (4/4 quarter notes / 4 for MIDI,
-    ``<measure>`` elements for MusicXML); ``max_notes``: note events.
+    ``max_bytes``: size of the file on disk; ``max_midi_bytes``: size of a MIDI file (each
+    MIDI event becomes a Python object of ~100 bytes while it is checked, so 4 MB of MIDI can
+    cost a few hundred MB of memory; real piano MIDI files are well under 1 MB);
+    ``max_unpacked_bytes``: total content of an ``.mxl`` archive once unpacked;
+    ``max_bars``: bars (quarter notes / beats per bar for MIDI, ``<measure>`` elements for
+    MusicXML); ``max_notes``: note events.
     """
 
     max_bytes: int = 32 * 1024 * 1024
+    max_midi_bytes: int = 4 * 1024 * 1024
     max_unpacked_bytes: int = 64 * 1024 * 1024
     max_bars: int = 5_000
     max_notes: int = 500_000
@@ -86,6 +90,10 @@ def check_midi(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None
     """
     import mido
 
+    if len(data) > limits.max_midi_bytes:
+        raise InputError(f"{where}: {len(data) / 2**20:.1f} MB is over the "
+                         f"{limits.max_midi_bytes / 2**20:.0f} MB limit for a MIDI file; raise "
+                         "max_midi_bytes if the file is genuine")
     if not data.startswith(b"MThd"):
         raise InputError(f"{where} is not a MIDI file (it does not start with the MIDI "
                          "header 'MThd'); check that the file name matches its content")

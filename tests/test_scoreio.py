@@ -264,6 +264,8 @@ def test_file_size_limit(tmp_path):
     path.write_bytes(midi_bytes([(i, 1, 60) for i in range(200)]))
     with pytest.raises(InputError, match="MB limit"):
         load_score(path, limits=Limits(max_bytes=100))
+    with pytest.raises(InputError, match="MB limit for a MIDI file"):
+        load_score(path, limits=Limits(max_midi_bytes=100))
 
 
 def test_paths_that_are_not_score_files(tmp_path):
