@@ -408,14 +408,15 @@ def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | No
     try:
         score = load_score(path, limits=Limits(**settings["limits"]))
         wanted = settings.get("meter")
-        if wanted:
+        if wanted and wanted != "rebar":
             found = _meter_of(score)
             if found and found != {wanted}:
                 raise InputError(f"time signature {', '.join(sorted(found))}, not the corpus "
                                  f"meter {wanted}")
         conv = convert_score(score, grid, parts=settings.get("parts"),
                              out_of_range=settings.get("out_of_range", "fold"),
-                             source=path.name)
+                             source=path.name,
+                             meter="rebar" if wanted == "rebar" else "strict")
     except QbdiError as exc:
         return None, {"status": "skip", "reason": _short_reason(str(exc), path)}
     except Exception as exc:  # noqa: BLE001 -- one broken file must not stop a corpus
@@ -469,7 +470,8 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     """Read a corpus into bars, skipping (and reporting) files that cannot be used.
 
     ``meter``: only pieces in this time signature are read (others are skipped with the
-    reason); it must be the grid's meter. ``None`` takes the corpus manifest's meter, or
+    reason); it must be the grid's meter. ``"rebar"`` reads every piece and cuts it into
+    grid bars whatever its written meter. ``None`` takes the corpus manifest's meter, or
     the grid's. ``parts``: part names or numbers to read (default: all pitched parts merged).
     ``transpose``: ``None`` keeps the written keys; ``"common"`` moves each piece to C major
     or A minor (estimated key, shortest shift); ``"all12"`` adds every piece in 12 keys
@@ -488,9 +490,10 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         raise ParameterError(f"limit={limit}: give a number of pieces >= 1")
     spec = get_spec(name_or_path)
     meter = meter or spec.meter or grid.time_signature
-    if meter != grid.time_signature:
+    if meter not in (grid.time_signature, "rebar"):
         raise ParameterError(f"meter {meter} needs a grid in {meter} (e.g. Grid(beats=3) for "
-                             f"3/4); the grid is {grid.time_signature}")
+                             f"3/4); the grid is {grid.time_signature}. meter='rebar' reads "
+                             "every piece, cut into grid bars")
     settings = {"grid": grid.to_dict(), "meter": meter,
                 "parts": list(parts) if parts is not None else None,
                 "out_of_range": out_of_range, "limits": limits.__dict__.copy()}

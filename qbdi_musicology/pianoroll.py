@@ -35,6 +35,7 @@ from .grid import ARTICULATE, DEFAULT_GRID, PLAY, Grid
 log = logging.getLogger(__name__)
 
 OUT_OF_RANGE_POLICIES = ("fold", "drop", "error")
+METER_POLICIES = ("strict", "rebar")
 STAFF_LAYOUTS = ("grand", "one")
 #: Lowest pitch of the treble staff in a grand staff (middle C, C4).
 MIDDLE_C = 60
@@ -65,6 +66,7 @@ class ConversionReport:
     pickup_shift_steps: int = 0
     parts_read: tuple[str, ...] = ()
     parts_skipped: tuple[tuple[str, str], ...] = ()
+    meters_rebarred: tuple[str, ...] = ()
 
     def changes(self) -> list[str]:
         """Human sentences for everything that was not read exactly as written."""
@@ -86,6 +88,8 @@ class ConversionReport:
         if self.pickup_quarters:
             out.append(f"a pickup of {self.pickup_quarters:g} quarter(s) was placed at the "
                        "end of bar 1")
+        if self.meters_rebarred:
+            out.append(f"music in {', '.join(self.meters_rebarred)} was cut into grid bars")
         for name, reason in self.parts_skipped:
             out.append(f"part {name!r} was skipped: {reason}")
         return out
@@ -258,16 +262,19 @@ def _select_parts(score, parts, report: ConversionReport, source: str):
     return selected
 
 
-def _check_meter(score, grid: Grid, source: str) -> None:
+def _check_meter(score, grid: Grid, source: str, policy: str) -> tuple[str, ...]:
+    """The written meters that differ from the grid's; an error unless ``policy='rebar'``."""
     from music21 import meter
 
     found = {ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)}
-    wrong = sorted(found - {grid.time_signature})
-    if wrong:
+    wrong = tuple(sorted(found - {grid.time_signature}))
+    if wrong and policy == "strict":
         raise InputError(
             f"{source or 'score'}: time signature {', '.join(wrong)} does not match the "
-            f"{grid.time_signature} grid; choose a corpus meter filter that skips it, or "
-            f"use a grid in that meter (e.g. Grid(beats=3) for 3/4)")
+            f"{grid.time_signature} grid; choose a corpus meter filter that skips it, use a "
+            f"grid in that meter (e.g. Grid(beats=3) for 3/4), or meter='rebar' to cut the "
+            f"music into {grid.time_signature} bars regardless")
+    return wrong
 
 
 def _pickup_shift(parts, grid: Grid) -> Fraction:
@@ -307,13 +314,17 @@ def _note_heads(element):
 
 
 def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str] | None = None,
-                  out_of_range: str = "fold", source: str = "") -> Conversion:
+                  out_of_range: str = "fold", source: str = "",
+                  meter: str = "strict") -> Conversion:
     """Turn a music21 score into a bar array and report every choice made.
 
     ``parts``: ``None`` merges all pitched parts into one roll (chords and voices collapse);
     a list of part numbers (from 0) or names selects some. Drum parts are always skipped.
     ``out_of_range``: ``"fold"`` moves a note by octaves into the grid's range (keeps the
     pitch class), ``"drop"`` leaves it out, ``"error"`` raises :class:`InputError`.
+    ``meter``: ``"strict"`` makes a time signature other than the grid's an
+    :class:`InputError`; ``"rebar"`` ignores written meters and cuts the music into grid
+    bars from the first downbeat (a 2/4 piece then gives one 4/4 bar per two written bars).
 
     Example: bwv 66.6 (4/4, one-beat upbeat, 4 voices) gives 10 bars; its upbeat sits on
     beat 4 of bar 0::
@@ -328,7 +339,10 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
         raise ParameterError(f"out_of_range={out_of_range!r}: choose one of "
                              f"{', '.join(OUT_OF_RANGE_POLICIES)}")
     report = ConversionReport(source=source)
-    _check_meter(score, grid, source)
+    if meter not in METER_POLICIES:
+        raise ParameterError(f"meter={meter!r}: choose 'strict' (other meters are an error) "
+                             "or 'rebar' (cut the music into grid bars)")
+    report.meters_rebarred = _check_meter(score, grid, source, meter)
     selected = _select_parts(score, parts, report, source)
     step_ql = float(grid.step_quarter_length)
     shift = _pickup_shift(selected, grid)

@@ -281,3 +281,13 @@ def test_parallel_first_parse_gives_the_same_corpus(mixed_folder, tmp_path):
     assert parallel.pieces == serial.pieces and parallel.skipped == serial.skipped
     assert np.array_equal(parallel.bars, serial.bars)
     assert parallel.fingerprint == serial.fingerprint
+
+
+def test_rebar_reads_pieces_in_other_meters(mixed_folder, tmp_path):
+    result = load_corpus(mixed_folder, meter="rebar", cache_dir=tmp_path / "c", progress=False)
+    assert result.pieces == ["a_tune", "b_chord", "g_waltz"]
+    waltz = result.piece_bars("g_waltz")  # two 3/4 bars of dotted halves: 1.5 bars of 4/4
+    assert waltz.shape[0] == 2 and waltz[0, 12, 62 - LO, ARTICULATE]  # D on beat 4,
+    # tied over the barline
+    assert waltz[1, :8, 62 - LO, PLAY].all() and not waltz[1, :, 62 - LO, ARTICULATE].any()
+    assert result.reports[2]["meters_rebarred"] == ["3/4"]

@@ -344,6 +344,21 @@ def test_three_four_under_a_four_four_grid_is_an_input_error():
     assert bars.shape == (1, 12, 78, 2) and bars[0, :, 60 - LO, PLAY].all()
 
 
+def test_rebar_cuts_other_meters_into_grid_bars():
+    # four 2/4 bars of quarter notes C D E F G A B C: two 4/4 bars
+    pitches = [60, 62, 64, 65, 67, 69, 71, 72]
+    march = _score(_part([(i, note.Note(p, quarterLength=1)) for i, p in enumerate(pitches)],
+                         ts="2/4"))
+    with pytest.raises(InputError, match="meter='rebar'"):
+        convert_score(march)
+    conv = convert_score(march, meter="rebar")
+    assert conv.bars.shape[0] == 2 and conv.report.meters_rebarred == ("2/4",)
+    assert [int(r) + LO for s, r in np.argwhere(conv.bars[1, :, :, ARTICULATE])] == pitches[4:]
+    assert "cut into grid bars" in conv.report.summary()
+    with pytest.raises(ParameterError):
+        convert_score(march, meter="loose")
+
+
 def test_grand_staff_splits_at_middle_c():
     bars = empty_bars(1)
     for midi in (59, 60):  # B3 below, C4 on the treble staff
