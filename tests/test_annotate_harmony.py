@@ -138,3 +138,21 @@ def test_musescore_draws_every_symbol_and_numeral(tmp_path, musescore):
     result = musescore(overview, tmp_path / "overview.png")
     assert result.ok and result.warnings == []
     assert (result.harmonies, result.lyrics) == (12, 12)
+
+
+def test_every_quality_and_spelling_writes_valid_chord_symbols(tmp_path, assert_valid_musicxml):
+    bars = [["C4", "E4", "G4"], ["C4", "E-4", "G4"], ["B3", "D4", "F4"], ["C4", "E4", "G#4"],
+            ["G3", "B3", "D4", "F4"], ["D4", "F4", "A4", "C5"], ["F3", "A3", "C4", "E4"],
+            ["B3", "D4", "F4", "A4"], ["C#4", "E4", "G4", "B-4"], ["E#3", "G##3", "B#3"],
+            ["C-4", "E-4", "G-4"]]
+    query = bars_score(bars)
+    path = write_annotated(query, query, tmp_path / "qualities.musicxml", rate=1.0, key="C")
+    assert_valid_musicxml(path)
+    part = _xml(path).findall("part")[0]
+    got = [(h.findtext("root/root-step") + {"1": "#", "2": "##", "-1": "b"}.get(
+        h.findtext("root/root-alter") or "", ""), h.findtext("kind"),
+        [d.findtext("degree-value") for d in h.findall("degree")]) for h in part.iter("harmony")]
+    assert got == [("C", "major", []), ("C", "minor", []), ("B", "diminished", []),
+                   ("C", "augmented", []), ("G", "dominant", []), ("D", "minor-seventh", []),
+                   ("F", "major-seventh", []), ("B", "half-diminished", []),
+                   ("C#", "diminished-seventh", []), ("E#", "major", []), ("Cb", "major", [])]
