@@ -139,3 +139,21 @@ def test_large_random_sweep_identical(distance):
     totals, ref = R.reference_sweep(x, thresholds, distance)
     assert np.array_equal(sweep.ir_totals, totals)
     _assert_same_oracle(sweep.oracle, ref)
+
+
+def test_identical_for_any_small_integer_chroma():
+    """Property: integer chroma (many exact repeats and distance ties) gives vmo's oracle."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(x=arrays(np.float64, st.tuples(st.integers(1, 25), st.just(12)),
+                    elements=st.integers(0, 2).map(float)),
+           threshold=st.sampled_from([0.0, 0.05, 0.2, 0.35, 0.5, 0.8]),
+           distance=st.sampled_from(["cosine", "tonnetz"]))
+    def check(x, threshold, distance):
+        _assert_same_oracle(E.build_oracle(x, threshold, distance),
+                            R.reference_oracle(x, threshold, distance))
+
+    check()
