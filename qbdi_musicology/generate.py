@@ -1,0 +1,324 @@
+"""Improvisation and query as score transformations.
+
+* :func:`improvise` -- a new piece from the model alone: one random latent code per bar.
+* :func:`query` -- the paper's query-based improvisation: every bar of a query score is
+  encoded, its latent code passes the rate-limited channel
+  (:mod:`qbdi_musicology.channel`), and the decoder improvises a bar in the model's style.
+  The result keeps the query's bar count, meter and tempo.
+* :func:`sweep` -- the same query at several rates, encoded once.
+
+None of them changes its input. Each returns a music21 ``Score`` whose metadata records
+what made it (model id and checksum, seed, threshold, rate, channel options, query title)
+as custom metadata that :func:`qbdi_musicology.musicxml.write_musicxml` writes as MusicXML
+``<miscellaneous-field>`` entries.
+
+Decoding: the decoder gives a probability for every cell of the bar; a cell is on when its
+probability exceeds ``threshold`` (the paper uses 0.5-0.7). The *articulate* plane decides
+where notes start: a pitch that sounds on from the previous step without a new attack is a
+held note (a tie over the barline), not a repeated one.
+
+Key normalisation (models with ``key_normalise``): the query is moved to C major / A minor
+before encoding (its key found with music21's rule) and the improvisation moved back, so a
+chorale in A major is improvised upon in A major by a model that learned pop songs in C.
+
+Example::
+
+    from qbdi_musicology.checkpoint import load_model
+    from music21 import corpus
+    model = load_model()
+    improv = query(corpus.parse("bach/bwv66.6"), model, seed=1, rate=32)
+    improv.metadata.title   # 'Improvisation on bwv66.6 (R = 32 bits/bar)'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InputError, ParameterError
+from .grid import ARTICULATE, PLAY, Grid
+
+log = logging.getLogger(__name__)
+
+GENERATOR = "qbdi-musicology"
+
+
+@dataclass
+class Encoding:
+    """A query encoded once: its bars and the posterior of every bar's latent code.
+
+    ``bars``: the query's own bars (its key); ``model_bars``: what the encoder saw (after key
+    normalisation, else the same); ``shift``: semitones of that normalisation; ``key``:
+    (tonic pitch class, mode) found for the query; ``mu``/``logvar``: ``(n_bars, latent)``.
+    """
+
+    mu: np.ndarray
+    logvar: np.ndarray
+    bars: np.ndarray
+    model_bars: np.ndarray
+    shift: int
+    key: tuple[int, str]
+    title: str
+    tempo: float
+    grid: Grid
+    parts_read: list[str] = field(default_factory=list)
+
+    @property
+    def n_bars(self) -> int:
+        return int(self.bars.shape[0])
+
+
+def _model_parts(model) -> tuple[Any, dict]:
+    """The torch module and the provenance of a LoadedModel (or a bare BarVAE)."""
+    net = getattr(model, "model", model)
+    if not hasattr(net, "encode") or not hasattr(net, "config"):
+        raise ParameterError(f"{type(model).__name__} is not a bar model; load one with "
+                             f"checkpoint.load_model()")
+    provenance = {
+        "model": getattr(model, "model_id", "unsaved-model"),
+        "model_sha256": getattr(model, "sha256", ""),
+    }
+    return net, provenance
+
+
+def _check_threshold(threshold: float) -> float:
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise ParameterError(f"threshold {threshold!r} is not a number; give one in (0, 1), "
+                             f"e.g. 0.5") from None
+    if not (0.0 < value < 1.0):
+        raise ParameterError(f"threshold {threshold} must lie strictly between 0 and 1 "
+                             f"(the paper uses 0.5-0.7)")
+    return value
+
+
+def _query_title(score) -> str:
+    md = getattr(score, "metadata", None)
+    for attr in ("title", "movementName", "corpusFilePath"):
+        value = getattr(md, attr, None) if md is not None else None
+        if value:
+            return _strip_suffix(str(value))
+    path = getattr(score, "filePath", None)
+    if path:
+        return _strip_suffix(str(path).rsplit("/", 1)[-1])
+    return "query"
+
+
+def _strip_suffix(name: str) -> str:
+    """``'bach/bwv66.6.mxl' -> 'bach/bwv66.6'``: file suffixes are not part of a title."""
+    for suffix in (".mxl", ".musicxml", ".xml", ".midi", ".mid", ".krn"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _query_tempo(score) -> float:
+    from music21 import tempo
+
+    for mark in score.recurse().getElementsByClass(tempo.MetronomeMark):
+        bpm = mark.getQuarterBPM()
+        if bpm:
+            return float(bpm)
+    return 120.0
+
+
+def decode_bars(net, z: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Bars decoded from latent codes ``z`` (n, latent): cells above ``threshold`` are on.
+
+    A struck cell also sounds (an attack without a sounding note would be lost).
+    """
+    import torch
+
+    grid = net.config.grid
+    with torch.no_grad():
+        probs = net.decode(torch.as_tensor(np.asarray(z), dtype=torch.float32)).numpy()
+    cells = probs.reshape(len(z), grid.steps, grid.pitches, 2) > threshold
+    cells[..., PLAY] |= cells[..., ARTICULATE]
+    return cells
+
+
+def encode_bars(net, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and log-variance (float64 numpy) of each bar."""
+    import torch
+
+    x = torch.from_numpy(np.asarray(bars).reshape(len(bars), -1).astype(np.float32))
+    with torch.no_grad():
+        mu, logvar = net.encode(x)
+    return mu.numpy().astype(np.float64), logvar.numpy().astype(np.float64)
+
+
+def encode(score, model, *, parts: Sequence[int | str] | None = None) -> Encoding:
+    """Read a query score on the model's grid and encode every bar.
+
+    Raises :class:`InputError` for a query in another meter, an empty query, or one
+    without a note the grid can hold.
+
+    Example: ``encode(corpus.parse("bach/bwv66.6"), model).mu.shape`` -> ``(10, 32)``.
+    """
+    from .analysis.chroma import bars_chroma
+    from .model import key_of_chroma, normalising_shift
+    from .pianoroll import convert_score, transpose_bars
+
+    net, _ = _model_parts(model)
+    grid = net.config.grid
+    title = _query_title(score)
+    conversion = convert_score(score, grid, parts=parts, source=title)
+    bars = conversion.bars
+    if bars.shape[0] == 0:
+        raise InputError(f"query {title!r} has no bars to improvise on; give a score with "
+                         f"notes")
+    if not bars[..., PLAY].any():
+        raise InputError(f"query {title!r} has no note in the model's range (MIDI "
+                         f"{grid.low_pitch}-{grid.high_pitch}); give a score with notes")
+    key = key_of_chroma(bars_chroma(bars, grid).sum(axis=0))
+    shift = normalising_shift(*key) if net.config.key_normalise else 0
+    model_bars = transpose_bars(bars, shift, grid) if shift else bars
+    mu, logvar = encode_bars(net, model_bars)
+    parts_read = list(getattr(conversion.report, "parts_read", []) or [])
+    return Encoding(mu=mu, logvar=logvar, bars=bars, model_bars=model_bars, shift=shift,
+                    key=key, title=title, tempo=_query_tempo(score), grid=grid,
+                    parts_read=parts_read)
+
+
+def rate_label(rate: float) -> str:
+    """``inf -> 'R = inf (full rate)'``, ``32.0 -> 'R = 32 bits/bar'``."""
+    if math.isinf(rate):
+        return "R = inf (full rate)"
+    text = f"{rate:g}"
+    return f"R = {text} bits/bar"
+
+
+def _improvisation_score(bars: np.ndarray, grid: Grid, *, title: str, tempo: float,
+                         fields: dict, query_bars: np.ndarray | None = None):
+    from .musicxml import set_score_fields
+    from .pianoroll import bars_to_score
+
+    score = bars_to_score(bars, grid, tempo=tempo, instrument="Piano", title=title)
+    for part in score.parts:
+        part.partName = "Improvisation"
+    if query_bars is not None:
+        from music21 import layout
+
+        shown = bars_to_score(query_bars, grid, tempo=None, instrument="Piano", title=title)
+        query_parts = list(shown.parts)
+        for number, part in enumerate(query_parts):
+            part.partName = "Query"
+            part.id = f"Query-Staff{number + 1}"
+            score.insert(0, part)
+        score.insert(0, layout.StaffGroup(query_parts, name="Query", symbol="brace",
+                                          barTogether=True))
+    set_score_fields(score, fields)
+    return score
+
+
+def _decode_transmitted(net, enc: Encoding, z_hat: np.ndarray, threshold: float) -> np.ndarray:
+    from .pianoroll import transpose_bars
+
+    bars = decode_bars(net, z_hat, threshold)
+    return transpose_bars(bars, -enc.shift, enc.grid) if enc.shift else bars
+
+
+def _fields(provenance: dict, *, seed: int, threshold: float, enc: Encoding | None,
+            rate: float | None = None, channel=None) -> dict:
+    fields = {"generator": GENERATOR, **provenance, "seed": int(seed),
+              "threshold": float(threshold)}
+    if enc is not None:
+        from .analysis.chroma import ROOT_NAMES
+        fields["query"] = enc.title
+        fields["query_key"] = f"{ROOT_NAMES[enc.key[0]]} {enc.key[1]}"
+        fields["key_shift"] = int(enc.shift)
+    if rate is not None:
+        fields["rate"] = float(rate)
+        fields["rate_unit"] = "bits per bar"
+    if channel is not None:
+        fields["channel"] = channel.describe()
+    return fields
+
+
+def query(score, model, *, seed: int = 0, threshold: float = 0.5, rate: float = math.inf,
+          channel=None, include_query: bool = False,
+          parts: Sequence[int | str] | None = None):
+    """Improvise on ``score`` bar by bar through a channel of ``rate`` bits per bar.
+
+    ``rate=inf`` decodes each bar's own latent code (the paper's query); a finite rate passes
+    the codes through the reverse water-filling channel first; ``rate=0`` sends only the
+    channel mean, so every bar hears the piece's average. ``include_query`` adds the query
+    (as read on the grid) below the improvisation, for side-by-side reading.
+
+    Example: ``query(corpus.parse("bach/bwv66.6"), load_model(), seed=1, rate=8)`` gives a
+    10-bar 4/4 piano score titled "Improvisation on bwv66.6 (R = 8 bits/bar)".
+    """
+    return sweep(score, model, [rate], seed=seed, threshold=threshold, channel=channel,
+                 include_query=include_query, parts=parts)[0][1]
+
+
+def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: float = 0.5,
+          channel=None, include_query: bool = False,
+          parts: Sequence[int | str] | None = None) -> list[tuple[float, Any, Any]]:
+    """The query at several rates, encoded once: a list of ``(rate, Score, ChannelResult)``.
+
+    The channel noise is shared across rates (common random numbers), so the differences
+    between the scores come from the rate alone.
+
+    Example: ``[s.metadata.title for _, s, _ in sweep(q, m, [inf, 32, 0])]``.
+    """
+    from .channel import ChannelOptions, transmit_many
+
+    threshold = _check_threshold(threshold)
+    channel = channel if channel is not None else ChannelOptions()
+    net, provenance = _model_parts(model)
+    enc = encode(score, model, parts=parts)
+    results = transmit_many(enc.mu, enc.logvar, list(rates), seed=int(seed), options=channel)
+    out = []
+    for result in results:
+        bars = _decode_transmitted(net, enc, result.z_hat, threshold)
+        title = f"Improvisation on {enc.title} ({rate_label(result.rate_bits)})"
+        fields = _fields(provenance, seed=seed, threshold=threshold, enc=enc,
+                         rate=result.rate_bits, channel=channel)
+        improv = _improvisation_score(bars, enc.grid, title=title, tempo=enc.tempo,
+                                      fields=fields,
+                                      query_bars=enc.bars if include_query else None)
+        out.append((result.rate_bits, improv, result))
+    return out
+
+
+def improvise(model, n_bars: int, *, seed: int = 0, threshold: float = 0.5,
+              tempo: float = 120.0):
+    """A new piece of ``n_bars`` bars: each bar decoded from a random latent code ~ N(0, I).
+
+    Example: ``improvise(load_model(), 8, seed=3)`` -> an 8-bar 4/4 piano score.
+    """
+    if not isinstance(n_bars, (int, np.integer)) or isinstance(n_bars, bool) or n_bars <= 0:
+        raise ParameterError(f"n_bars={n_bars!r}: give a whole number of bars >= 1")
+    threshold = _check_threshold(threshold)
+    net, provenance = _model_parts(model)
+    rng = np.random.default_rng(int(seed))
+    z = rng.standard_normal((int(n_bars), net.config.latent))
+    bars = decode_bars(net, z, threshold)
+    fields = _fields(provenance, seed=seed, threshold=threshold, enc=None)
+    fields["latent_source"] = "prior (random codes)"
+    return _improvisation_score(bars, net.config.grid, title=f"Improvisation ({n_bars} bars)",
+                                tempo=tempo, fields=fields)
+
+
+def score_bars(score, grid: Grid) -> np.ndarray:
+    """The bars of a score on ``grid`` (for comparing an improvisation with its query)."""
+    from .pianoroll import score_to_bars
+
+    return score_to_bars(score, grid)
+
+
+def load_query(spec: str):
+    """The query score named by ``spec``: a MIDI/MusicXML path or ``corpus:NAME/PIECE``.
+
+    Files are read through :func:`qbdi_musicology.scoreio.resolve_query`, which checks them
+    before music21 parses them. Example: ``load_query("corpus:bach-chorales/bwv66.6")``.
+    """
+    from .scoreio import resolve_query
+
+    return resolve_query(spec)

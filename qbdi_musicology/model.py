@@ -1,0 +1,252 @@
+"""The bar variational autoencoder (VAE) and its configuration.
+
+One bar of piano-roll (16 steps x 78 pitches x {play, articulate} = 2496 on/off cells on the
+paper's grid) is encoded by one hidden layer of 500 ReLU units into a Gaussian latent code
+(mean ``mu`` and log-variance ``logvar`` per dimension); a mirrored decoder turns a latent
+code back into 2496 probabilities, one per cell. Training minimises
+
+    loss = binary cross-entropy(bar, decoded) + beta * KL(q(z | bar) || N(0, I))
+           [+ harmony_weight * cross-entropy(chroma of the bar, harmony head(z_harmony))]
+
+The last term is this package's addition to the paper's recipe. The first
+``harmony_dims`` latent dimensions (the *harmony part* of the latent) must predict, through
+a single linear layer, the bar's pitch-class profile (chroma). Chord information then lives
+in those latent dimensions, which pass the same rate-limited channel as the rest of the
+code: at a low rate they fall back to the channel mean (the piece's average harmony, close
+to its tonic triad) instead of bypassing the channel.
+
+Example: ``BarVAE(ModelConfig(latent=32, harmony_dims=12))`` is a 2496-500-32 VAE whose
+first twelve latent dimensions carry the bar's chord.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .errors import ParameterError
+from .grid import DEFAULT_GRID, PLAY, Grid
+
+TRANSPOSE_CHOICES = ("none", "all12", "normalise")
+#: The chroma given to the encoder sums to this (about the number of notes in a busy bar),
+#: so it weighs as much as the roll itself in the first layer.
+CHROMA_INPUT_SCALE = 12.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of a :class:`BarVAE`; a checkpoint carries its config.
+
+    * ``grid``: the bar grid (steps x pitches); the input size follows from it.
+    * ``hidden``: units of the one hidden layer (paper: 500).
+    * ``latent``: latent dimensions (paper: 500; fewer avoid *posterior collapse*, where
+      most dimensions carry nothing and every channel rate above a few dozen bits is
+      effectively lossless).
+    * ``beta``: weight of the KL term (paper: 1).
+    * ``free_bits``: nats per latent dimension that are not penalised (0 = plain KL); keeps
+      dimensions alive.
+    * ``kl_anneal_steps``: the KL weight rises linearly from 0 to ``beta`` over this many
+      training steps (0 = no annealing).
+    * ``harmony_dims``: size of the harmony part of the latent (0 = the paper's model).
+    * ``harmony_weight``: weight of the chroma-prediction loss on the harmony part.
+    * ``key_normalise``: transpose every query (and training piece) to C major / A minor
+      before encoding and back after decoding.
+    * ``transpose``: training-time transposition: ``"none"``, ``"all12"`` (every bar in
+      all 12 keys) or ``"normalise"`` (each training piece moved to C major / A minor).
+    * ``encoder_chroma``: the *encoder* also reads the bar's normalised chroma (12 extra
+      inputs), so a chord voiced in an unfamiliar way (a chorale's four voices, Prokofiev's
+      spacing) is still recognised. The decoder never sees it: everything it knows about
+      the chord has passed the channel.
+    """
+
+    grid: Grid = field(default_factory=lambda: DEFAULT_GRID)
+    hidden: int = 500
+    latent: int = 32
+    beta: float = 1.0
+    free_bits: float = 0.0
+    kl_anneal_steps: int = 0
+    harmony_dims: int = 0
+    harmony_weight: float = 0.0
+    key_normalise: bool = False
+    transpose: str = "none"
+    encoder_chroma: bool = False
+
+    def __post_init__(self) -> None:
+        if self.hidden < 1 or self.latent < 1:
+            raise ParameterError(
+                f"hidden={self.hidden}, latent={self.latent}: both must be >= 1")
+        if not (0 <= self.harmony_dims <= self.latent):
+            raise ParameterError(
+                f"harmony_dims={self.harmony_dims} must be between 0 and latent={self.latent}")
+        if self.beta < 0 or self.free_bits < 0 or self.harmony_weight < 0:
+            raise ParameterError("beta, free_bits and harmony_weight must be >= 0")
+        if self.kl_anneal_steps < 0:
+            raise ParameterError(f"kl_anneal_steps={self.kl_anneal_steps} must be >= 0")
+        if self.transpose not in TRANSPOSE_CHOICES:
+            raise ParameterError(
+                f"transpose={self.transpose!r}: choose one of {', '.join(TRANSPOSE_CHOICES)}")
+
+    @property
+    def input_size(self) -> int:
+        """Flattened bar size (2496 on the paper's grid)."""
+        return self.grid.input_size
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (the grid as a nested dict)."""
+        data = asdict(self)
+        data["grid"] = self.grid.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a newer format)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ParameterError(
+                f"unknown model config fields {sorted(unknown)}; known: {sorted(known)}")
+        data = dict(data)
+        if "grid" in data:
+            data["grid"] = Grid.from_dict(data["grid"])
+        return cls(**data)
+
+
+@dataclass
+class LossTerms:
+    """The parts of one batch's loss (all per bar, in nats)."""
+
+    total: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+    harmony: torch.Tensor
+
+
+def bar_chroma_targets(x: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """Normalised pitch-class profile of flattened bars: ``(n, input_size) -> (n, 12)``.
+
+    Each sounding step counts once for its pitch class (a whole-note C weighs 16 times a
+    sixteenth-note D); rows sum to 1, and an empty bar gets a uniform profile.
+    """
+    play = x.view(-1, grid.steps, grid.pitches, 2)[..., PLAY].sum(dim=1)  # (n, pitches)
+    pcs = torch.arange(grid.low_pitch, grid.low_pitch + grid.pitches) % 12
+    onehot = F.one_hot(pcs, 12).to(x.dtype)  # (pitches, 12)
+    chroma = play @ onehot
+    total = chroma.sum(dim=1, keepdim=True)
+    uniform = torch.full_like(chroma, 1.0 / 12)
+    return torch.where(total > 0, chroma / total.clamp_min(1e-9), uniform)
+
+
+class BarVAE(nn.Module):
+    """The paper's bar VAE, with an optional harmony part of the latent.
+
+    ``encode(x) -> (mu, logvar)``, ``decode_logits(z) -> logits`` (apply a sigmoid for
+    probabilities), ``loss(x, step, generator)`` for training. ``x`` is a float tensor of
+    flattened bars, shape ``(n, input_size)`` with values 0/1.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        n_in = config.input_size
+        self.enc_hidden = nn.Linear(n_in + (12 if config.encoder_chroma else 0), config.hidden)
+        self.enc_mu = nn.Linear(config.hidden, config.latent)
+        self.enc_logvar = nn.Linear(config.hidden, config.latent)
+        self.dec_hidden = nn.Linear(config.latent, config.hidden)
+        self.dec_out = nn.Linear(config.hidden, n_in)
+        # A *linear* head: the harmony part must hold the chord in a form that averages well
+        # (the mean of two codes predicts a blend of their chroma), which is what the channel
+        # does at low rate.
+        self.harmony_head = (nn.Linear(config.harmony_dims, 12)
+                             if config.harmony_dims > 0 else None)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance of each bar's latent code."""
+        if self.config.encoder_chroma:
+            x = torch.cat([x, CHROMA_INPUT_SCALE * bar_chroma_targets(x, self.config.grid)], dim=1)
+        h = F.relu(self.enc_hidden(x))
+        return self.enc_mu(h), self.enc_logvar(h).clamp(-12.0, 8.0)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits of every piano-roll cell for latent codes ``z``."""
+        return self.dec_out(F.relu(self.dec_hidden(z)))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Probabilities (0-1) of every piano-roll cell."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def harmony_logits(self, z: torch.Tensor) -> torch.Tensor | None:
+        """Predicted chroma logits from the harmony part of ``z`` (None without one)."""
+        if self.harmony_head is None:
+            return None
+        return self.harmony_head(z[:, : self.config.harmony_dims])
+
+    def kl_weight(self, step: int) -> float:
+        """The KL weight at a training step (linear warm-up to ``beta``)."""
+        if self.config.kl_anneal_steps <= 0:
+            return self.config.beta
+        return self.config.beta * min(1.0, step / self.config.kl_anneal_steps)
+
+    def loss(self, x: torch.Tensor, *, step: int = 10**9,
+             generator: torch.Generator | None = None) -> LossTerms:
+        """Loss terms for a batch; ``generator`` makes the reparameterisation reproducible."""
+        mu, logvar = self.encode(x)
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        z = mu + eps * torch.exp(0.5 * logvar)
+        logits = self.decode_logits(z)
+        recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
+        kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)  # per dim
+        kl = kl_dims.sum()
+        if self.config.free_bits > 0:
+            kl_penalised = torch.clamp(kl_dims, min=self.config.free_bits).sum()
+        else:
+            kl_penalised = kl
+        harmony = torch.zeros((), dtype=x.dtype)
+        if self.harmony_head is not None and self.config.harmony_weight > 0:
+            target = bar_chroma_targets(x, self.config.grid)
+            pred = F.log_softmax(self.harmony_logits(z), dim=1)
+            harmony = -(target * pred).sum(dim=1).mean()
+        total = recon + self.kl_weight(step) * kl_penalised + self.config.harmony_weight * harmony
+        return LossTerms(total=total, recon=recon, kl=kl, harmony=harmony)
+
+
+# --------------------------------------------------------------------------- key normalisation
+def key_of_chroma(chroma) -> tuple[int, str]:
+    """The key (tonic pitch class, ``"major"``/``"minor"``) of a summed 12-bin chroma.
+
+    The answer is music21's own ``analyze('key')`` of a stream whose pitch classes last as
+    long as the chroma says, so training pieces (bar arrays), queries and the evaluation's
+    tonic all follow one rule. Example: a chroma that is all C, E and G gives
+    ``(0, "major")``; one of A, C and E with a G-sharp gives ``(9, "minor")``.
+    """
+    from fractions import Fraction
+
+    import numpy as np
+    from music21 import note, stream
+
+    chroma = np.asarray(chroma, dtype=np.float64).reshape(12)
+    total = chroma.sum()
+    if total <= 0:
+        return 0, "major"
+    s = stream.Stream()
+    for pc in range(12):
+        if chroma[pc] > 0:
+            n = note.Note(60 + pc)
+            # durations in 1/64ths of the whole piece: exact, small numbers for music21
+            n.quarterLength = Fraction(max(1, int(round(64 * chroma[pc] / total))), 4)
+            s.append(n)
+    key = s.analyze("key")
+    return key.tonic.pitchClass, ("minor" if key.mode == "minor" else "major")
+
+
+def normalising_shift(tonic_pc: int, mode: str) -> int:
+    """Semitones (-5..+6) that move a key to C major (major) or A minor (minor).
+
+    Example: G major -> -7 would leave the range, so ``+5`` (G up a fourth to C);
+    E minor -> ``+5`` (E to A); F# major -> ``+6``.
+    """
+    target = 0 if mode == "major" else 9
+    shift = (target - tonic_pc) % 12
+    return shift - 12 if shift > 6 else shift
