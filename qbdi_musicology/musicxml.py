@@ -167,13 +167,15 @@ def read_musicxml_fields(path: str | os.PathLike) -> dict[str, str]:
 
 
 def write_musicxml(score, path: str | os.PathLike, *, compressed: bool | None = None,
-                   fields: Mapping[str, Any] | None = None) -> Path:
+                   fields: Mapping[str, Any] | None = None, copy_score: bool = True) -> Path:
     """Write ``score`` as MusicXML 4.0 to ``path`` atomically and return the path.
 
     ``compressed=None`` chooses by suffix: ``.mxl`` is a compressed archive, anything else
     plain ``.musicxml``. ``fields`` (e.g. ``{"rate": 8, "seed": 0}``) are added to the
     score's own provenance fields. The score is not modified. Refuses to overwrite the file
-    the score was read from (:class:`OutputError`).
+    the score was read from (:class:`OutputError`). ``copy_score=False`` lets the writer
+    notate the score itself instead of a copy: faster, for a score built only to be
+    written.
 
     Example: ``write_musicxml(corpus.parse("bwv66.6"), "bwv66.musicxml")``.
     """
@@ -181,7 +183,7 @@ def write_musicxml(score, path: str | os.PathLike, *, compressed: bool | None = 
     _refuse_input(score, path)
     if compressed is None:
         compressed = path.suffix.lower() == ".mxl"
-    xml = musicxml_bytes(score, fields=fields)
+    xml = musicxml_bytes(score, fields=fields, copy_score=copy_score)
     if compressed:
         inner = "score.musicxml"  # fixed, so the bytes do not depend on the file name
         data = _mxl_bytes(xml, inner)
@@ -215,14 +217,15 @@ def write_midi(score, path: str | os.PathLike) -> Path:
     return path
 
 
-def musicxml_bytes(score, *, fields: Mapping[str, Any] | None = None) -> bytes:
+def musicxml_bytes(score, *, fields: Mapping[str, Any] | None = None,
+                   copy_score: bool = True) -> bytes:
     """The MusicXML 4.0 document (UTF-8 bytes) that :func:`write_musicxml` writes."""
     from music21 import stream
     from music21.musicxml.m21ToXml import GeneralObjectExporter
     if not isinstance(score, stream.Stream):
         raise InputError(f"cannot write {type(score).__name__} as MusicXML: not a music21 "
                          "stream; parse the file with music21 first")
-    work = _prepare(score)
+    work = _prepare(score, copy_score=copy_score)
     exporter = GeneralObjectExporter(work)
     exporter.makeNotation = False
     try:
@@ -266,10 +269,13 @@ def _copy_score(score):
     return out
 
 
-def _prepare(score):
+def _prepare(score, copy_score: bool = True):
     """A notated copy of ``score``: accidentals made without chord symbols, RN as lyrics."""
     from music21 import harmony, roman, stream
-    work = _copy_score(score)
+    if copy_score or not isinstance(score, stream.Score):
+        work = _copy_score(score)
+    else:
+        work = score
     if not work.parts:
         raise InputError("the score has no parts to write")
     pulled: list[tuple[int, float, Any]] = []

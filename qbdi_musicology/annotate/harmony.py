@@ -444,7 +444,8 @@ def write_annotated(query, improvisation, path, *, rate: Any = None, per: str = 
     score = annotate_pair(query, improvisation, rate=rate, per=per, key=key,
                           min_foreign_share=min_foreign_share,
                           min_tonnetz_distance=min_tonnetz_distance)
-    return write_musicxml(score, path, compressed=compressed, fields=fields)
+    return write_musicxml(score, path, compressed=compressed, fields=fields,
+                          copy_score=False)  # a score built here, only to be written
 
 
 # ----------------------------------------------------------------------------------------
@@ -481,7 +482,8 @@ def grand_staff_reduction(score, label: str) -> _Staves:
                 ([el] if isinstance(el, note.Note) else [])
             for target, keep in ((mu, lambda p: p.ps >= MIDDLE_C),
                                  (ml, lambda p: p.ps < MIDDLE_C)):
-                chosen = [copy.deepcopy(n) for n in notes if keep(n.pitch)]
+                # the chordified copy is thrown away: its notes can move without copying
+                chosen = [n for n in notes if keep(n.pitch)]
                 for n in chosen:
                     n.lyrics = []  # sung text has no place in a reduction
                 ql = el.duration.quarterLength
@@ -561,4 +563,5 @@ def write_overview(query, improvisations: Mapping[Any, Any], path, *, per: str =
     score = drift_overview(query, improvisations, per=per, key=key,
                            min_foreign_share=min_foreign_share,
                            min_tonnetz_distance=min_tonnetz_distance)
-    return write_musicxml(score, path, compressed=compressed, fields=fields)
+    return write_musicxml(score, path, compressed=compressed, fields=fields,
+                          copy_score=False)  # a score built here, only to be written
