@@ -346,3 +346,33 @@ def test_bad_latents_and_options():
         ChannelOptions(mean="zero")
     with pytest.raises(ParameterError, match="True or False"):
         ChannelOptions(sample="yes")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n_bars=st.integers(1, 12),
+    d=st.integers(1, 10),
+    rate=st.one_of(st.floats(0, 200), st.just(math.inf)),
+    seed=st.integers(0, 2**31),
+    variance=st.sampled_from(["query", "posterior", "prior"]),
+    mean=st.sampled_from(["query", "posterior", "prior"]),
+    sample=st.booleans(),
+)
+def test_channel_invariants(n_bars, d, rate, seed, variance, mean, sample):
+    rng = np.random.default_rng(seed)
+    mu = rng.normal(size=(n_bars, d)) * rng.uniform(0, 3, size=d)
+    logvar = rng.uniform(-6, 1, size=(n_bars, d))
+    options = ChannelOptions(variance=variance, mean=mean, sample=sample)
+    result = transmit(mu, logvar, rate, seed=seed, options=options)
+    assert np.all(np.isfinite(result.z_hat))
+    if math.isinf(rate):
+        np.testing.assert_array_equal(result.z_hat, result.z)
+        return
+    if np.any(result.source_variance > 0):
+        assert result.used_bits == pytest.approx(rate, abs=1e-9)
+    np.testing.assert_allclose(result.distortion,
+                               result.source_variance * np.exp2(-2 * result.bits))
+    assert np.all(result.distortion <= result.source_variance)
+    silent = result.bits == 0
+    np.testing.assert_array_equal(result.z_hat[:, silent], result.channel_mean[:, silent])
+    assert 0 <= result.relative_distortion <= 1
