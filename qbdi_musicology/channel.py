@@ -232,7 +232,7 @@ def allocate_bits(variances: Sequence[float] | np.ndarray, rate_bits: float) -> 
     fractional part ``f`` of the rate goes to the next dimension in that order, dividing
     its variance by ``4**f``. The result sums to ``rate_bits`` (unless every variance is
     0: then nothing is worth sending and all bits are 0). At ``inf`` every dimension gets
-    ``inf`` bits. Dimensions with zero variance never get finite bits.
+    ``inf`` bits. Dimensions with zero variance get no bits at any finite rate.
 
     Runs in ``O(d log(d + R))`` time: rates of millions of bits over 1000 dimensions take
     well under a millisecond.
