@@ -25,6 +25,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rates", default="0,8,32,64,128,256,512,inf")
     parser.add_argument("--corpus", default="corpus:bach-chorales")
+    parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
     parser.add_argument("--task", default=None, help="task function (module:function)")
     parser.add_argument("--keep", default=None, help="write into this folder and keep it")
     args = parser.parse_args()
@@ -38,11 +39,13 @@ def main() -> int:
         out = args.keep or tmp
         start = time.perf_counter()
         summary = batch.run_batch([args.corpus], out, rates=rates, limit=args.queries,
-                                  jobs=args.jobs, task_fn=task, progress=False)
+                                  model=args.model, jobs=args.jobs, task_fn=task,
+                                  progress=False)
         wall = time.perf_counter() - start
         start = time.perf_counter()
         again = batch.run_batch([args.corpus], out, rates=rates, limit=args.queries,
-                                jobs=args.jobs, task_fn=task, progress=False)
+                                model=args.model, jobs=args.jobs, task_fn=task,
+                                progress=False)
         resume = time.perf_counter() - start
     done = len(summary.records) - len(summary.failed)
     print(f"batch: {done}/{len(summary.records)} queries x {len(rates)} rates "

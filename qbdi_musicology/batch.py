@@ -317,6 +317,7 @@ def execute(task: QueryTask, task_fn: str = DEFAULT_TASK) -> TaskOutcome:
     its type name, so that one odd piece cannot stop a batch of hundreds.
     """
     clock = StageClock()
+    cpu_start = time.process_time()
     record = TaskRecord(task.query_id, task.spec, task.position, "failed",
                         fingerprint=task.fingerprint(task_fn))
     try:
@@ -329,14 +330,15 @@ def execute(task: QueryTask, task_fn: str = DEFAULT_TASK) -> TaskOutcome:
         record.status = "done"
         record.files = sorted(output.files)
         record.info = output.info
-        record.seconds = dict(clock.seconds)
+        # CPU seconds too: on a busy machine they say what the work costs, wall time not.
+        record.seconds = {**clock.seconds, "cpu": time.process_time() - cpu_start}
         return TaskOutcome(record, table_csv, dict(output.files))
     except QbdiError as exc:
         record.error = " ".join(str(exc).split())
     except Exception as exc:  # noqa: BLE001 - a batch must survive any one bad piece
         log.debug("query %s failed:\n%s", task.spec, traceback.format_exc())
         record.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    record.seconds = dict(clock.seconds)
+    record.seconds = {**clock.seconds, "cpu": time.process_time() - cpu_start}
     return TaskOutcome(record)
 
 
@@ -415,10 +417,19 @@ def assemble_table(out: Path, records: Sequence[TaskRecord]) -> pd.DataFrame:
 # Running many tasks: here, on local processes, or on a Dask cluster
 # --------------------------------------------------------------------------------------
 
-def _init_worker(threads: int) -> None:
+def _logger_levels() -> dict[str, int]:
+    # The package loggers' levels as the caller set them, to be repeated in each worker.
+    names = ["qbdi_musicology"] + [n for n in logging.root.manager.loggerDict
+                                   if n.startswith("qbdi_musicology.")]
+    return {n: logging.getLogger(n).level for n in names if logging.getLogger(n).level}
+
+
+def _init_worker(threads: int, levels: dict[str, int] | None = None) -> None:
     # Each worker gets its share of the cores; set before torch is imported in the worker.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    for name, level in (levels or {}).items():
+        logging.getLogger(name).setLevel(level)
     import sys
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
@@ -437,7 +448,8 @@ def _run_local(tasks: Sequence[QueryTask], task_fn: str, jobs: int
     # "spawn": workers start clean, so no lock or thread state (torch, tqdm) is inherited.
     with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
                              mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker, initargs=(threads,)) as pool:
+                             initializer=_init_worker,
+                             initargs=(threads, _logger_levels())) as pool:
         futures = [pool.submit(execute, task, task_fn) for task in tasks]
         for future in as_completed(futures):
             yield future.result()
@@ -489,7 +501,10 @@ class BatchSummary:
         for record in self.records:
             for stage, sec in record.seconds.items():
                 totals[stage] += sec
+        cpu = totals.pop("cpu", None)
         split.update({f"task {k} (sum over queries)": v for k, v in sorted(totals.items())})
+        if cpu is not None:
+            split["task CPU time (sum over queries)"] = cpu
         return split
 
 
@@ -551,6 +566,10 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
         raise ParameterError(f"--jobs {jobs}: must be 1 or more")
     out = Path(out)
     clock = StageClock()
+    if task_fn == DEFAULT_TASK:
+        # A missing model is the batch's problem, not each piece's: say it once, up front.
+        from .checkpoint import resolve_model_path
+        resolve_model_path(model)
     with clock("expand queries"):
         problems: dict[str, str] = {}
         specs = expand_queries(queries, limit, problems)
@@ -629,19 +648,25 @@ def _channel_columns(rate: float, result: Any) -> dict[str, Any]:
 
 
 def _information_rates(score: Any, improvisations: dict[float, Any]) -> pd.DataFrame | None:
-    """Per rate, the information rate of the improvisation (VMO on its chroma), if available.
+    """Per rate, the information rate of the improvisation (VMO, Tonnetz on beat chroma).
 
-    Returns None where the dynamics analysis is not part of this installation.
+    Columns: ``ir_max`` (total IR at the optimal threshold), ``ir_threshold``,
+    ``ir_motifs``, and the query's own ``query_ir_max`` as the reference. None where the
+    dynamics analysis is not part of this installation.
     """
     try:
-        from .analysis import dynamics
+        from .analysis.dynamics import ir_summary
     except ImportError:
         return None
-    summary = getattr(dynamics, "ir_summary", None)
-    if summary is None:
-        return None
-    frame = summary(score, improvisations)
-    return frame if isinstance(frame, pd.DataFrame) and "rate" in frame.columns else None
+    query = ir_summary(score)
+    rows = []
+    for rate, improv in improvisations.items():
+        found = ir_summary(improv)
+        rows.append({"rate": rate, "ir_max": found.get("max_ir"),
+                     "ir_threshold": found.get("optimal_threshold"),
+                     "ir_motifs": found.get("n_motifs"),
+                     "query_ir_max": query.get("max_ir")})
+    return pd.DataFrame(rows)
 
 
 def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask
@@ -655,16 +680,30 @@ def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask
         harmony = None
     files: dict[str, bytes] = {}
     for rate, improv in improvisations.items():
-        if harmony is not None and hasattr(harmony, "annotated_pair"):
-            annotated = harmony.annotated_pair(score, improv, rate=rate)
+        if harmony is not None:
+            # the query's staves over the improvisation's, chord symbols, numerals, clashes
+            annotated = harmony.annotate_pair(score, improv, rate=rate)
         else:
             annotated = improv  # the improvisation as generated, chord labels not added
         files[rate_file_name(rate)] = musicxml_bytes(annotated)
-    if task.option("overview", True) and harmony is not None \
-            and hasattr(harmony, "drift_overview"):
+    if task.option("midi", False):
+        for rate, improv in improvisations.items():
+            files[rate_file_name(rate, ".mid")] = _midi_bytes(improv)
+    if task.option("overview", True) and harmony is not None:
         files["overview.musicxml"] = musicxml_bytes(
             harmony.drift_overview(score, improvisations))
     return files
+
+
+def _midi_bytes(score: Any) -> bytes:
+    """The MIDI file of a score as bytes (music21 writes MIDI only to a path)."""
+    import tempfile
+
+    from .musicxml import write_midi
+
+    with tempfile.TemporaryDirectory(prefix="qbdi-midi-") as tmp:
+        path = write_midi(score, Path(tmp) / "score.mid")
+        return path.read_bytes()
 
 
 _MODELS: dict[str | None, Any] = {}
