@@ -548,8 +548,9 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 hits = len(files)
                 from_bundle = True
 
-    bar = tqdm(total=len(files), desc=f"corpus {spec.name}", unit="file", disable=not progress,
-               leave=False, initial=len(results))
+    # disable=None: tqdm draws only on a terminal, so logs and pipes stay clean
+    bar = tqdm(total=len(files), desc=f"corpus {spec.name}", unit="file",
+               disable=None if progress else True, leave=False, initial=len(results))
     try:
         if workers > 1 and limit is None and len(results) < len(files):
             # Cached files first, then the rest in parallel (first load only).

@@ -211,7 +211,7 @@ def _is_drum_part(part) -> bool:
 
 def _part_name(part, index: int) -> str:
     """The part's name as a user sees it; its number (from 1) when it has none."""
-    name = part.partName
+    name = getattr(part, "partName", None)
     if not name:
         inst = part.getInstrument(returnDefault=False)
         name = inst.instrumentName if inst is not None else None
@@ -305,12 +305,15 @@ def _note_heads(element):
     """(midi, tie type or None) for each pitch of a Note or Chord."""
     from music21 import note
 
+    # ``ps`` (pitch space) rather than ``midi``: music21 folds ``midi`` into 0-127 silently,
+    # so a C in octave 15 would pass for a C8; quarter tones round to the nearest key.
     if isinstance(element, note.Note):
         tie = element.tie.type if element.tie is not None else None
-        return [(element.pitch.midi, tie)]
+        return [(int(round(element.pitch.ps)), tie)]
     # Ties belong to each note of a chord (one voice can hold the root while the third
     # is struck again); music21's chord-level ``tie`` only mirrors the first note.
-    return [(n.pitch.midi, n.tie.type if n.tie is not None else None) for n in element.notes]
+    return [(int(round(n.pitch.ps)), n.tie.type if n.tie is not None else None)
+            for n in element.notes]
 
 
 def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str] | None = None,
@@ -377,6 +380,10 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
                 end = on + 1
                 off_end = True
             for midi, tie in _note_heads(el):
+                if not 0 <= midi <= 127:  # e.g. a MusicXML note in octave 15
+                    raise InputError(
+                        f"{source or 'score'}: part {name!r}, offset {el.offset}: pitch "
+                        f"{midi} is not a MIDI pitch (0-127); correct the note's octave")
                 continuation = tie in ("stop", "continue")
                 if not continuation:
                     report.notes_read += 1

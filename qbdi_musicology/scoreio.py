@@ -47,11 +47,15 @@ class Limits:
     cost a few hundred MB of memory; real piano MIDI files are well under 1 MB);
     ``max_unpacked_bytes``: total content of an ``.mxl`` archive once unpacked;
     ``max_bars``: bars (quarter notes / beats per bar for MIDI, ``<measure>`` elements for
-    MusicXML); ``max_notes``: note events.
+    MusicXML); ``max_notes``: note events; ``max_tracks``: MIDI tracks (music21 makes a
+    part of each); ``max_tempo_changes``: tempo events in a MIDI file (a performed piece
+    with a tempo map has a few thousand at most).
     """
 
     max_bytes: int = 32 * 1024 * 1024
     max_midi_bytes: int = 4 * 1024 * 1024
+    max_tracks: int = 256
+    max_tempo_changes: int = 20_000
     max_unpacked_bytes: int = 64 * 1024 * 1024
     max_bars: int = 5_000
     max_notes: int = 500_000
@@ -82,8 +86,19 @@ def _read_bytes(path: Path, limits: Limits) -> bytes:
 # ---------------------------------------------------------------------------------- MIDI
 
 
-def check_midi(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None:
+#: MIDI messages that matter for a score: notes, instruments, meter, key, names. Everything
+#: else (controllers, pitch bends, lyrics, markers, system exclusive, later tempo changes)
+#: is dropped before music21 reads the file: it does not change the notes on the grid, and
+#: an absurd tempo map or controller flood can make music21 take minutes.
+_KEPT_MIDI = frozenset(("note_on", "note_off", "program_change", "time_signature",
+                        "key_signature", "track_name", "instrument_name", "end_of_track"))
+
+
+def check_midi(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """Refuse bytes that are not a complete MIDI file with pitched notes of sane length.
+
+    Returns the file reduced to what a score needs (see ``_KEPT_MIDI``: notes, programs,
+    meter, key, names and the first tempo), which is what music21 then reads.
 
     Example: a 100,000-bar MIDI file is refused with "about 100000 bars, over the limit of
     5000 bars" before music21 builds a single measure.
@@ -99,28 +114,62 @@ def check_midi(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None
                          "header 'MThd'); check that the file name matches its content")
     try:
         midi = mido.MidiFile(file=io.BytesIO(data))
-    except (EOFError, OSError, ValueError, KeyError, IndexError) as exc:
+    except (EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise InputError(f"{where}: the MIDI file is truncated or corrupt ({exc}); "
                          "re-export it or remove it from the corpus") from exc
     if midi.type == 2:
         raise InputError(f"{where}: MIDI type 2 (independent sequences) is not supported; "
                          "save it as type 0 or 1")
-    tpb = midi.ticks_per_beat or 480
+    tpb = midi.ticks_per_beat
+    if not tpb or tpb <= 0:
+        raise InputError(f"{where}: the MIDI header gives {tpb} ticks per quarter note (SMPTE "
+                         "timing or a broken header); re-export it with metrical timing")
+    if len(midi.tracks) > limits.max_tracks:
+        raise InputError(f"{where}: {len(midi.tracks)} tracks, over the limit of "
+                         f"{limits.max_tracks}; merge tracks or raise max_tracks")
     beats_per_bar = 4.0
     pitched = drums = 0
     last_tick = 0
+    clean = mido.MidiFile(type=midi.type, ticks_per_beat=tpb)
+    tempo_kept = False
+    tempos = 0
     for track in midi.tracks:
         tick = 0
+        carry = 0  # ticks of dropped messages, added to the next kept one
+        kept = mido.MidiTrack()
         for msg in track:
             tick += msg.time
+            carry += msg.time
+            keep = msg.type in _KEPT_MIDI
             if msg.type == "note_on" and msg.velocity > 0:
                 if msg.channel == 9:  # General MIDI channel 10: the drum kit
                     drums += 1
                 else:
                     pitched += 1
-            elif msg.type == "time_signature" and tick == 0:
-                beats_per_bar = msg.numerator * 4.0 / msg.denominator
+            elif msg.type == "time_signature":
+                if msg.numerator <= 0 or msg.denominator <= 0:
+                    raise InputError(f"{where}: time signature {msg.numerator}/"
+                                     f"{msg.denominator} at tick {tick} is not a meter; "
+                                     "re-export the file")
+                if tick == 0:
+                    beats_per_bar = msg.numerator * 4.0 / msg.denominator
+            elif msg.type == "set_tempo":
+                tempos += 1
+                if msg.tempo <= 0:
+                    raise InputError(f"{where}: a tempo of {msg.tempo} microseconds per "
+                                     f"quarter note at tick {tick} is not a tempo; the file is "
+                                     "corrupt, re-export it")
+                if tempos > limits.max_tempo_changes:
+                    raise InputError(f"{where}: more than {limits.max_tempo_changes} tempo "
+                                     "changes; the tempo map is absurd (raise "
+                                     "max_tempo_changes if it is genuine)")
+                if not tempo_kept:
+                    keep = tempo_kept = True
+            if keep:
+                kept.append(msg.copy(time=carry))
+                carry = 0
         last_tick = max(last_tick, tick)
+        clean.tracks.append(kept)
     if pitched + drums > limits.max_notes:
         raise InputError(f"{where}: {pitched + drums} notes, over the limit of "
                          f"{limits.max_notes}; raise max_notes if the file is genuine")
@@ -133,6 +182,9 @@ def check_midi(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None
                          "there is nothing to put on a pitch grid")
     if pitched == 0:
         raise InputError(f"{where}: the MIDI file has no notes")
+    buf = io.BytesIO()
+    clean.save(file=buf)
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------ MusicXML
@@ -170,6 +222,11 @@ def check_musicxml(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> 
     if tag not in ("score-partwise", "score-timewise"):
         raise InputError(f"{where}: XML root <{tag}> is not a MusicXML score "
                          "(<score-partwise> or <score-timewise>)")
+    declared = {el.get("id") for el in root.iter("score-part")}
+    used = {el.get("id") for el in root.iter("part")}
+    if used - declared:
+        raise InputError(f"{where}: part(s) {', '.join(sorted(map(str, used - declared)))} "
+                         "missing from <part-list>; the file is inconsistent, re-export it")
     if tag == "score-partwise":
         measures = max((sum(1 for _ in part.iterchildren("measure"))
                         for part in root.iterchildren("part")), default=0)
@@ -199,6 +256,15 @@ def unpack_mxl(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> byte
         raise InputError(f"{where}: not a valid .mxl (zip) archive ({exc}); re-export it") from exc
     with archive:
         infos = archive.infolist()
+        for info in infos:
+            name = info.filename
+            if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") \
+                    or (len(name) > 1 and name[1] == ":"):
+                raise InputError(f"{where}: the archive holds a file named {name!r}, outside "
+                                 "the archive's own folder; it is refused")
+            if info.flag_bits & 0x1:
+                raise InputError(f"{where}: {name} in the archive is encrypted; export the "
+                                 "score again without a password")
         declared = sum(i.file_size for i in infos)
         if declared > limit:
             raise InputError(f"{where}: the archive unpacks to {declared / 2**20:.0f} MB, over "
@@ -244,7 +310,8 @@ def _read_member(archive: zipfile.ZipFile, name: str, limit: int, where: str) ->
                         f"{where}: {name} unpacks past the {limit / 2**20:.0f} MB limit "
                         "(a zip bomb?); it is refused")
                 chunks.append(chunk)
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError,
+            ValueError) as exc:
         raise InputError(f"{where}: cannot unpack {name} ({exc}); re-export the file") from exc
     return b"".join(chunks)
 
@@ -277,7 +344,7 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
                          f"give one of {', '.join(SCORE_SUFFIXES)}")
     data = _read_bytes(path, limits)
     if suffix in MIDI_SUFFIXES:
-        check_midi(data, where, limits)
+        data = check_midi(data, where, limits)
         fmt = "midi"
     else:
         if suffix in MXL_SUFFIXES:
@@ -303,6 +370,7 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
         wrapped = stream.Score()
         wrapped.insert(0, score)
         score = wrapped
+    _require_pitched_notes(score, where)
     if score.metadata is None or not score.metadata.title:
         from music21 import metadata
 
@@ -310,6 +378,18 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
             score.metadata = metadata.Metadata()
         score.metadata.title = path.stem
     return score
+
+
+def _require_pitched_notes(score, where: str) -> None:
+    """Refuse a score without a single pitched note that lasts (rests, drums, grace notes)."""
+    from music21 import chord, note
+
+    for el in score.recurse().notes:
+        if isinstance(el, (note.Note, chord.Chord)) and not isinstance(el, note.Unpitched) \
+                and "PercussionChord" not in el.classes and el.quarterLength > 0:
+            return
+    raise InputError(f"{where}: no pitched note with a duration (only rests, percussion or "
+                     "zero-length notes); there is nothing to put on a pitch grid")
 
 
 def resolve_query(query: str, *, limits: Limits = DEFAULT_LIMITS, data_dir=None):

@@ -350,3 +350,113 @@ def test_midi_with_a_drum_track_keeps_the_pitched_track(tmp_path):
     assert conv.report.parts_read == ("part 1",)
     assert conv.report.parts_skipped[0][1].startswith("drums")
     assert int(conv.bars[..., 0].sum()) == 32  # C4 and E4, a whole bar each
+
+
+# ------------------------------------------------------------------ more broken MIDI
+
+
+def _midi_with_meta(meta_msgs, notes=((0, 4, 60),), n_tracks=1) -> bytes:
+    """A MIDI file whose first track holds ``meta_msgs`` (mido messages with delta times)."""
+    base = mido.MidiFile(file=io.BytesIO(midi_bytes(list(notes))))
+    conductor = mido.MidiTrack(meta_msgs)
+    out = mido.MidiFile(type=1, ticks_per_beat=480)
+    out.tracks.append(conductor)
+    for _ in range(n_tracks):
+        out.tracks.append(base.tracks[0])
+    buf = io.BytesIO()
+    out.save(file=buf)
+    return buf.getvalue()
+
+
+def test_tempo_zero_and_tempo_floods(tmp_path):
+    # mido refuses to write tempo 0, so patch the bytes of a tempo event (FF 51 03 tt tt tt)
+    data = bytearray(_midi_with_meta([mido.MetaMessage("set_tempo", tempo=500000, time=0)]))
+    at = data.index(b"\xff\x51\x03")
+    data[at + 3: at + 6] = b"\x00\x00\x00"
+    zero = tmp_path / "tempo0.mid"
+    zero.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="0 microseconds per quarter note"):
+        load_score(zero)
+    flood = tmp_path / "flood.mid"
+    flood.write_bytes(_midi_with_meta(
+        [mido.MetaMessage("set_tempo", tempo=400000 + i, time=1) for i in range(50)]))
+    with pytest.raises(InputError, match="more than 20 tempo changes"):
+        load_score(flood, limits=Limits(max_tempo_changes=20))
+    # within the limit, later tempo changes are ignored: they do not move notes on the grid
+    bars = score_to_bars(load_score(flood))
+    assert bars[0, 0, 60 - LO, ARTICULATE] and bars[0, :, 60 - LO, 0].all()
+
+
+def test_too_many_tracks_and_a_zero_meter(tmp_path):
+    many = tmp_path / "tracks.mid"
+    many.write_bytes(_midi_with_meta([], n_tracks=6))
+    with pytest.raises(InputError, match="7 tracks, over the limit of 4"):
+        load_score(many, limits=Limits(max_tracks=4))
+    data = bytearray(_midi_with_meta([mido.MetaMessage("time_signature", numerator=4,
+                                                       denominator=4, time=0)]))
+    at = data.index(b"\xff\x58\x04")
+    data[at + 3] = 0  # numerator 0
+    zero = tmp_path / "meter0.mid"
+    zero.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="time signature 0/4 .* is not a meter"):
+        load_score(zero)
+
+
+def test_zero_length_notes_are_no_music(tmp_path):
+    path = tmp_path / "clicks.mid"
+    path.write_bytes(midi_bytes([(i, 0, 60 + i) for i in range(4)], tail_ticks=480 * 4))
+    with pytest.raises(InputError, match="no pitched note with a duration"):
+        load_score(path)
+
+
+# ------------------------------------------------------------------ more broken MusicXML
+
+
+def test_rests_only_and_unpitched_only_musicxml(tmp_path):
+    rest = '<note><rest/><duration>4</duration><type>whole</type></note>'
+    drum = ('<note><unpitched><display-step>C</display-step><display-octave>5</display-octave>'
+            '</unpitched><duration>4</duration><type>whole</type></note>')
+    for name, body in (("rests.musicxml", rest), ("drums.musicxml", drum)):
+        measure = (f'<measure number="1"><attributes><divisions>1</divisions><time><beats>4'
+                   f'</beats><beat-type>4</beat-type></time></attributes>{body}</measure>')
+        text = MUSICXML.format(title=name, measures=measure)
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(InputError, match="no pitched note with a duration"):
+            load_score(path)
+
+
+def test_undeclared_part_and_impossible_pitch(tmp_path):
+    path = tmp_path / "undeclared.musicxml"
+    path.write_text(musicxml_text().replace('<score-part id="P1">', '<score-part id="P9">'))
+    with pytest.raises(InputError, match="P1 missing from <part-list>"):
+        load_score(path)
+    high = tmp_path / "octave15.musicxml"
+    high.write_text(musicxml_text().replace("<octave>4</octave>", "<octave>15</octave>"))
+    with pytest.raises(InputError, match="pitch 192 is not a MIDI pitch"):
+        convert_score(load_score(high))
+
+
+def test_mxl_members_outside_the_archive_and_encrypted(tmp_path):
+    xml = musicxml_text().encode()
+    for name in ("../../escaped.musicxml", "/tmp/escaped.musicxml"):
+        path = tmp_path / "evil.mxl"
+        path.write_bytes(mxl_bytes(xml, inner=name))
+        with pytest.raises(InputError, match="outside the archive"):
+            load_score(path)
+    assert not (tmp_path.parent.parent / "escaped.musicxml").exists()
+    data = bytearray(mxl_bytes(xml))
+    pos = 0
+    while True:  # set the "encrypted" flag of every member, local and central headers
+        hits = [data.find(sig, pos) for sig in (b"PK\x03\x04", b"PK\x01\x02")]
+        hits = [h for h in hits if h >= 0]
+        if not hits:
+            break
+        at = min(hits)
+        flag_at = at + (6 if data[at + 2:at + 4] == b"\x03\x04" else 8)
+        data[flag_at] |= 0x1
+        pos = at + 4
+    path = tmp_path / "locked.mxl"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="encrypted"):
+        load_score(path)
