@@ -55,8 +55,10 @@ def run_demo(out_dir, *, query: str = DEFAULT_QUERY, staves: str = "grand",
     conv = convert_score(score, DEFAULT_GRID, source=name)
     result.notes.append(conv.report.summary())
     title = score.metadata.title if score.metadata and score.metadata.title else name
+    marks = score.recurse().getElementsByClass("MetronomeMark")
+    tempo = marks[0].number if len(marks) and marks[0].number else 120.0  # keep the query's
     roundtrip = bars_to_score(conv.bars, DEFAULT_GRID, title=f"{title} (piano-roll round trip)",
-                              staves=staves, key="auto")
+                              staves=staves, key="auto", tempo=tempo)
     if not (score_to_bars(roundtrip, DEFAULT_GRID) == conv.bars).all():
         raise InputError(f"{query}: the piano-roll round trip is not exact; please report it")
     fields = {"query": query, "grid": DEFAULT_GRID.time_signature,
