@@ -91,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"report: {report['html']}")
         print(f"summary: {report['markdown']}")
         print(f"table: {report['csv']} (and .parquet)")
-    print("time per stage (s):")
+    print(f"  {'time per stage':<44} {'wall s':>8} {'CPU s':>8}")
+    cpu = summary.stage_split(cpu=True)
     for stage, seconds in summary.stage_split().items():
-        print(f"  {stage:<42} {seconds:8.2f}")
+        print(f"  {stage:<44} {seconds:8.2f} {cpu.get(stage, float('nan')):8.2f}")
     return 0 if done else 1
 
 

@@ -11,7 +11,9 @@ ratio to the 3-minute budget; then reruns it to show what resuming a finished ba
 from __future__ import annotations
 
 import argparse
+import logging
 import math
+import os
 import sys
 import tempfile
 import time
@@ -29,6 +31,8 @@ def main() -> int:
     parser.add_argument("--task", default=None, help="task function (module:function)")
     parser.add_argument("--keep", default=None, help="write into this folder and keep it")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("qbdi_musicology.analysis").setLevel(logging.ERROR)
 
     from qbdi_musicology import batch
     from qbdi_musicology.cli.common import parse_rates
@@ -58,10 +62,30 @@ def main() -> int:
     print(f"per query (wall / queries): {wall / max(1, len(summary.records)):.2f} s")
     print(f"rerun of the finished batch (all skipped, report rebuilt): {resume:.1f} s "
           f"({again.skipped} skipped, {again.ran} run)")
-    print("stage split (batch stages are wall time; task stages are summed over queries and "
-          "run in parallel over the jobs):")
-    for stage, seconds in summary.stage_split().items():
-        print(f"  {stage:<44} {seconds:8.2f} s")
+    wall_split = summary.stage_split()
+    cpu_split = summary.stage_split(cpu=True)
+    print("stage split (batch stages run in this process; task stages are summed over the "
+          "queries and run spread over the jobs):")
+    print(f"  {'stage':<44} {'wall s':>8} {'CPU s':>8}")
+    for stage, seconds in wall_split.items():
+        print(f"  {stage:<44} {seconds:8.2f} {cpu_split.get(stage, float('nan')):8.2f}")
+    # On a shared machine the wall time says more about the neighbours than about the
+    # batch. The CPU seconds give what the batch costs on idle cores: the task work spread
+    # over the jobs, plus the batch stages (MuseScore runs as a child process: its wall
+    # time is counted as it is).
+    task_cpu = cpu_split.get("task total (sum over queries)", 0.0)
+    own_cpu = sum(v for k, v in cpu_split.items() if k.startswith("batch ")
+                  and k != "batch run queries" and k != "batch render overview")
+    render = wall_split.get("batch render overview", 0.0)
+    idle = task_cpu / max(1, args.jobs) + own_cpu + render
+    print(f"CPU of the tasks: {task_cpu:.1f} s ({task_cpu / max(1, done):.1f} s per query); "
+          f"estimated wall time on {args.jobs} idle cores: {idle:.0f} s "
+          f"(ratio {idle / BUDGET_SECONDS:.2f} of budget)")
+    try:
+        load = os.getloadavg()[0]
+        print(f"machine load average during the run: {load:.1f} on {os.cpu_count()} cores")
+    except OSError:
+        pass
     return 0 if wall <= BUDGET_SECONDS and done == len(summary.records) else 1
 
 

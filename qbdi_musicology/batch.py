@@ -118,6 +118,7 @@ class TaskRecord:
     files: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
     fingerprint: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -126,18 +127,24 @@ class TaskRecord:
 
 
 class StageClock:
-    """Adds up wall time per named stage: ``with clock("sweep"): ...``."""
+    """Adds up wall time and CPU time per named stage: ``with clock("sweep"): ...``.
+
+    On a shared machine the wall time depends on the neighbours; the CPU time of this
+    process says what the stage itself costs.
+    """
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu_seconds: dict[str, float] = defaultdict(float)
 
     @contextlib.contextmanager
     def __call__(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.seconds[stage] += time.perf_counter() - start
+            self.cpu_seconds[stage] += time.process_time() - cpu
 
 
 TaskFunction = Callable[[QueryTask, StageClock], QueryOutput]
@@ -330,15 +337,16 @@ def execute(task: QueryTask, task_fn: str = DEFAULT_TASK) -> TaskOutcome:
         record.status = "done"
         record.files = sorted(output.files)
         record.info = output.info
-        # CPU seconds too: on a busy machine they say what the work costs, wall time not.
-        record.seconds = {**clock.seconds, "cpu": time.process_time() - cpu_start}
+        record.seconds = dict(clock.seconds)
+        record.cpu_seconds = {**clock.cpu_seconds, "total": time.process_time() - cpu_start}
         return TaskOutcome(record, table_csv, dict(output.files))
     except QbdiError as exc:
         record.error = " ".join(str(exc).split())
     except Exception as exc:  # noqa: BLE001 - a batch must survive any one bad piece
         log.debug("query %s failed:\n%s", task.spec, traceback.format_exc())
         record.error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-    record.seconds = {**clock.seconds, "cpu": time.process_time() - cpu_start}
+    record.seconds = dict(clock.seconds)
+    record.cpu_seconds = {**clock.cpu_seconds, "total": time.process_time() - cpu_start}
     return TaskOutcome(record)
 
 
@@ -494,25 +502,33 @@ class BatchSummary:
     def failed(self) -> list[TaskRecord]:
         return [r for r in self.records if not r.ok]
 
-    def stage_split(self) -> dict[str, float]:
-        """Seconds per stage: batch stages (wall) and task stages summed over queries."""
-        split = {f"batch {k}": v for k, v in self.seconds.items()}
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    ran_ids: set[str] = field(default_factory=set)
+
+    def stage_split(self, cpu: bool = False) -> dict[str, float]:
+        """Seconds per stage: batch stages and task stages summed over the queries run.
+
+        ``cpu=True`` gives CPU seconds (of this process for batch stages, of the workers
+        for task stages) instead of wall seconds.
+        """
+        own = self.cpu_seconds if cpu else self.seconds
+        split = {f"batch {k}": v for k, v in own.items()}
         totals: dict[str, float] = defaultdict(float)
         for record in self.records:
-            for stage, sec in record.seconds.items():
+            if record.query_id not in self.ran_ids:
+                continue  # finished in an earlier run: its times belong to that run
+            for stage, sec in (record.cpu_seconds if cpu else record.seconds).items():
                 totals[stage] += sec
-        cpu = totals.pop("cpu", None)
         split.update({f"task {k} (sum over queries)": v for k, v in sorted(totals.items())})
-        if cpu is not None:
-            split["task CPU time (sum over queries)"] = cpu
         return split
 
 
 def run_tasks(tasks: Sequence[QueryTask], out: Path, *, task_fn: str = DEFAULT_TASK,
               jobs: int = 1, dask: Any = None, progress: bool = True,
               retry_failed: bool = False, stop_after: int | None = None
-              ) -> tuple[list[TaskRecord], int]:
-    """Run every unfinished task and store it; return all records (task order) and #run.
+              ) -> tuple[list[TaskRecord], list[str]]:
+    """Run every unfinished task and store it; return all records (task order) and the
+    ids of the queries run now.
 
     Finished tasks (a ``result.json`` with the same settings) are skipped; failed ones
     too unless ``retry_failed``. ``stop_after`` ends after that many new tasks (used to
@@ -546,7 +562,7 @@ def run_tasks(tasks: Sequence[QueryTask], out: Path, *, task_fn: str = DEFAULT_T
                 log.warning("query %s failed: %s", outcome.record.spec, outcome.record.error)
             bar.set_postfix_str(outcome.record.query_id[:30], refresh=False)
             bar.update(1)
-    return [records[p] for p in sorted(records)], len(pending)
+    return [records[p] for p in sorted(records)], [t.query_id for t in pending]
 
 
 def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
@@ -578,11 +594,12 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
         tasks = make_tasks(specs, rates, seed=seed, model=model, options=options,
                            problems=problems)
     with clock("run queries"):
-        records, ran = run_tasks(tasks, out, task_fn=task_fn, jobs=jobs, dask=dask,
+        records, ran_ids = run_tasks(tasks, out, task_fn=task_fn, jobs=jobs, dask=dask,
                                  progress=progress, retry_failed=retry_failed)
     with clock("assemble table"):
         table = assemble_table(out, records)
-    summary = BatchSummary(out, table, records, ran, len(tasks) - ran, clock.seconds)
+    summary = BatchSummary(out, table, records, len(ran_ids), len(tasks) - len(ran_ids),
+                           clock.seconds, ran_ids=set(ran_ids))
     if report:
         from .report.drift_report import write_report
 
@@ -593,8 +610,10 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
                       "rates": [rate_label(r) for r in tasks[0].rates],
                       "queries": list(queries), "limit": limit})
     summary.seconds = dict(clock.seconds)
-    write_text_atomic(out / "report" / "timings.json",
-                      json.dumps(summary.stage_split(), indent=1)) if report else None
+    summary.cpu_seconds = dict(clock.cpu_seconds)
+    if report:
+        write_text_atomic(out / "report" / "timings.json", json.dumps(
+            {"wall": summary.stage_split(), "cpu": summary.stage_split(cpu=True)}, indent=1))
     return summary
 
 
