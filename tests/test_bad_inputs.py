@@ -448,3 +448,97 @@ def test_summary_of_the_run(corpus: Corpus) -> None:
     print(f"\n{len(corpus.outcomes)} bad-input cases in {corpus.seconds:.1f} s; slowest: "
           + ", ".join(f"{k} {s:.1f}s" for s, k in timed[:5]))
     assert corpus.outcomes and all(o.get("rc") != "not run" for o in corpus.outcomes.values())
+
+
+# ------------------------------------------------------------------------------ safe parsing
+
+
+PACKAGE = REPO / "qbdi_musicology"
+
+
+def _calls(name: str) -> list[tuple[Path, int, str]]:
+    """(file, line, call text) of every call to ``name`` (e.g. ``torch.load``) in the package."""
+    import ast
+
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            func = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
+            if func == name or ("." in name and func.endswith("." + name)) or (
+                    "." in name and func.endswith(name)):
+                found.append((path, node.lineno, ast.unparse(node)))
+    return found
+
+
+def test_every_loader_in_the_package_is_a_safe_one() -> None:
+    """No pickle, no DTD, no entity, no network: checked on every call site in the package."""
+    torch_loads = _calls("torch.load")
+    assert torch_loads, "expected the model loader to call torch.load"
+    for path, line, text in torch_loads:
+        assert "weights_only=True" in text, f"{path}:{line}: {text}"
+    for path, line, text in _calls("np.load") + _calls("numpy.load"):
+        assert "allow_pickle=False" in text, f"{path}:{line}: {text}"
+    for name in ("pickle.load", "pickle.loads", "marshal.loads", "yaml.load", "eval", "exec",
+                 "__import__"):
+        assert not _calls(name), f"{name} is called: {_calls(name)}"
+    assert not [c for c in _calls(".extractall") + _calls(".extract")], "archives are unpacked"
+    parsers = _calls("etree.XMLParser")
+    assert parsers
+    for path, line, text in parsers:
+        assert "resolve_entities=False" in text and "no_network=True" in text, \
+            f"{path}:{line}: {text}"
+        assert "load_dtd=True" not in text and "huge_tree=True" not in text
+    # music21 reads user files only through scoreio, after the checks.
+    for name in ("converter.parse", "converter.parseFile", "converter.parseData"):
+        for path, line, text in _calls(name):
+            assert path.name == "scoreio.py", f"{path}:{line} reads with music21 directly"
+
+
+def test_external_entity_content_never_reaches_the_user(tmp_path: Path) -> None:
+    """A secret file named by an external entity: refused, and the secret never shown."""
+    from qbdi_musicology.errors import InputError
+    from qbdi_musicology.scoreio import load_score
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-7f3a", encoding="utf-8")
+    for doctype in (f'<!DOCTYPE score-partwise [<!ENTITY s SYSTEM "{secret.as_uri()}">]>\n',
+                    f'<!DOCTYPE score-partwise SYSTEM "{secret.as_uri()}">\n'):
+        path = tmp_path / "probe.musicxml"
+        path.write_text(mbi.musicxml_text(doctype=doctype, title="&s;"), encoding="utf-8")
+        with pytest.raises(InputError) as caught:
+            load_score(path)
+        assert "TOP-SECRET" not in str(caught.value)
+
+
+def test_zip_bomb_is_refused_within_bounded_memory(tmp_path: Path) -> None:
+    """Reading a 256 MB bomb (and a lying one) never holds more than the 64 MB limit."""
+    import tracemalloc
+
+    from qbdi_musicology.errors import InputError
+    from qbdi_musicology.scoreio import load_score
+
+    paths = mbi.generate(tmp_path, only={"mxl_zip_bomb.mxl", "mxl_zip_bomb_lying.mxl"})
+    for name in ("mxl_zip_bomb.mxl", "mxl_zip_bomb_lying.mxl"):
+        tracemalloc.start()
+        try:
+            with pytest.raises(InputError):
+                load_score(paths[name])
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 96 * 2**20, f"{name}: peak {peak / 2**20:.0f} MB while refusing"
+
+
+def test_code_in_a_model_file_never_runs(tmp_path: Path) -> None:
+    """load_model on every model file with code in it: ModelError, and no marker file."""
+    from qbdi_musicology.checkpoint import load_model
+    from qbdi_musicology.errors import ModelError
+
+    evil = [c for c in mbi.cases() if c.marker]
+    assert len(evil) >= 3
+    paths = mbi.generate(tmp_path, only={c.name for c in evil})
+    for case in evil:
+        with pytest.raises(ModelError):
+            load_model(paths[case.name])
+        assert not (paths[case.name].parent / case.marker).exists(), case.name

@@ -26,16 +26,26 @@ COMPARED = (".musicxml", ".mxl", ".mid", ".csv")
 TIMEOUT = 300
 
 
+PROGRESSIONS = {
+    "C": [("C", "E", "G"), ("F", "A", "C"), ("G", "B", "D"), ("C", "E", "G")],       # I IV V I
+    "G": [("G", "B", "D"), ("C", "E", "G"), ("D", "F", "A"), ("G", "B", "D")],       # I IV V I
+    "C2": [("C", "E", "G"), ("A", "C", "E"), ("D", "F", "A"), ("G", "B", "D")],      # I vi ii V
+    "G2": [("G", "B", "D"), ("E", "G", "B"), ("C", "E", "G"), ("D", "F", "A")],      # I vi IV V
+}
+
+
 def cadence_xml(tonic: str = "C", title: str = "Cadence in C") -> str:
-    """Four bars I - IV - V - I in ``tonic`` (C or G), whole-note triads, 4/4."""
-    chords = {"C": [("C", "E", "G"), ("F", "A", "C"), ("G", "B", "D"), ("C", "E", "G")],
-              "G": [("G", "B", "D"), ("C", "E", "G"), ("D", "F", "A"), ("G", "B", "D")]}[tonic]
+    """Four bars of whole-note triads in close position, 4/4: ``PROGRESSIONS[tonic]``.
+
+    Keys starting with G read every F as F sharp (G major).
+    """
+    chords = PROGRESSIONS[tonic]
 
     def bar(i: int) -> str:
         steps = chords[i - 1]
         notes = []
         for k, step in enumerate(steps):
-            alter = 1 if (tonic == "G" and step == "F") else 0
+            alter = 1 if (tonic.startswith("G") and step == "F") else 0
             notes.append(mbi._xml_note(step, 4 if k == 0 or step >= steps[0] else 5, 4,
                                        chord=k > 0, alter=alter))
         return "".join(notes)
@@ -144,9 +154,10 @@ def test_seed_changes_nothing_at_rate_0_and_inf(two_runs) -> None:
 
 def drift_batch(out: Path, inputs: dict[str, Path], jobs: int,
                 extra: tuple[str, ...] = ()) -> subprocess.Popen:
-    """Start ``analyses/harmonic_drift.py`` on the two cadences at rates 0, 8 and inf."""
+    """Start ``analyses/harmonic_drift.py`` on the cadences at rates 0, 8 and inf."""
+    queries = [str(path) for key, path in sorted(inputs.items()) if key in PROGRESSIONS]
     args = [sys.executable, str(REPO / "analyses" / "harmonic_drift.py"),
-            "--queries", str(inputs["C"]), str(inputs["G"]), "--rates", "0,8,inf",
+            "--queries", *queries, "--rates", "0,8,inf",
             "--model", str(inputs["model"]), "--seed", "3", "--out", str(out),
             "--jobs", str(jobs), "--no-overview-image", "--quiet", *extra]
     return subprocess.Popen(args, cwd=out.parent, env=_env("0"), stdout=subprocess.PIPE,
