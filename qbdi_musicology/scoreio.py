@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,10 +236,38 @@ def check_musicxml(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> 
     if measures > limits.max_bars:
         raise InputError(f"{where}: {measures} bars, over the limit of {limits.max_bars} bars; "
                          "cut the score or raise max_bars")
+    _check_time_values(root, where)
     notes = sum(1 for _ in root.iter("note"))
     if notes > limits.max_notes:
         raise InputError(f"{where}: {notes} notes, over the limit of {limits.max_notes}; "
                          "raise max_notes if the file is genuine")
+
+
+def _check_time_values(root, where: str) -> None:
+    """Refuse divisions, durations and time signatures that cannot measure time."""
+    def number(el) -> float | None:
+        try:
+            return float((el.text or "").strip())
+        except ValueError:
+            return None
+
+    for el in root.iter("divisions"):
+        value = number(el)
+        if value is None or value <= 0:
+            raise InputError(f"{where}: <divisions>{el.text}</divisions> (line {el.sourceline}) "
+                             "is not a positive number, so no note has a length; re-export it")
+    for el in root.iter("duration"):
+        value = number(el)
+        if value is None or value < 0:
+            raise InputError(f"{where}: <duration>{el.text}</duration> (line {el.sourceline}) "
+                             "is not a length; re-export the score")
+    for time_el in root.iter("time"):
+        for tag in ("beats", "beat-type"):
+            for el in time_el.iter(tag):
+                parts = [p.strip() for p in (el.text or "").split("+")]
+                if not all(p.isdigit() and int(p) > 0 for p in parts):
+                    raise InputError(f"{where}: time signature <{tag}>{el.text}</{tag}> (line "
+                                     f"{el.sourceline}) is not a meter; re-export the score")
 
 
 def unpack_mxl(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
@@ -355,7 +384,13 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
         check_musicxml(data, where, limits)
         fmt = "musicxml"
     try:
-        score = converter.parseData(data, format=fmt)
+        # music21 reports problems inside a measure as warnings on stderr; they become the
+        # error below or a log line, never stray output in the middle of a command
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            score = converter.parseData(data, format=fmt)
+        for w in caught:
+            log.info("%s: music21: %s", where, w.message)
     except InputError:
         raise
     except Exception as exc:  # music21 raises many kinds; each is a broken file for the user

@@ -460,3 +460,30 @@ def test_mxl_members_outside_the_archive_and_encrypted(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(InputError, match="encrypted"):
         load_score(path)
+
+
+def test_time_values_that_measure_nothing(tmp_path):
+    cases = {
+        "div0.musicxml": ("<divisions>1</divisions>", "<divisions>0</divisions>",
+                          "is not a positive number"),
+        "neg.musicxml": ("<duration>4</duration>", "<duration>-4</duration>", "is not a length"),
+        "meter0.musicxml": ("<beats>4</beats>", "<beats>0</beats>", "is not a meter"),
+    }
+    for name, (old, new, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(musicxml_text().replace(old, new))
+        with pytest.raises(InputError, match=message):
+            load_score(path)
+    # a composite meter such as 3+2/8 is a meter
+    ok = tmp_path / "five.musicxml"
+    ok.write_text(musicxml_text().replace("<beats>4</beats><beat-type>4</beat-type>",
+                                          "<beats>3+2</beats><beat-type>8</beat-type>"))
+    assert load_score(ok).recurse().notes.first() is not None
+
+
+def test_music21_warnings_do_not_reach_stderr(tmp_path, capfd):
+    path = tmp_path / "zero.musicxml"
+    path.write_text(musicxml_text().replace("<duration>4</duration>", "<duration>0</duration>"))
+    with pytest.raises(InputError):
+        load_score(path)
+    assert capfd.readouterr().err == ""
