@@ -91,3 +91,28 @@ def test_report_folder_is_self_contained(tmp_path):
     assert "| A | yes |" in md and "`/no/such.mid`: no such file" in md
     assert pd.read_parquet(files["parquet"]).shape == table.shape
     assert (tmp_path / "report" / "figures" / "tonic_share.png").is_file()
+
+
+def _overview_xml(parts: int, staves: int) -> bytes:
+    score_parts = "".join(f'<score-part id="P{i}"><part-name>p</part-name></score-part>'
+                          for i in range(parts))
+    return (f'<score-partwise><defaults><scaling><millimeters>7</millimeters>'
+            f'<tenths>40</tenths></scaling><page-layout><page-height>1697</page-height>'
+            f'<page-width>1200</page-width></page-layout></defaults>'
+            f'<credit page="1"><credit-words default-x="600" default-y="1612">T'
+            f'</credit-words></credit><part-list>{score_parts}</part-list>'
+            f'<part id="P0"><measure number="1"><attributes><staves>{staves}</staves>'
+            f'</attributes></measure></part></score-partwise>').encode()
+
+
+def test_overview_picture_shrinks_staves_to_fit_a_page():
+    from qbdi_musicology.report.drift_report import fit_page_scaling
+
+    # Query + 8 rates on grand staves: 18 staves of 4 mm instead of 7 mm.
+    text = fit_page_scaling(_overview_xml(9, 2)).decode()
+    assert "<millimeters>4.000</millimeters>" in text
+    # The page stays A4: 1697 tenths of 7/40 mm = 2970 tenths of 4/40 mm.
+    assert "<page-height>2970</page-height>" in text and "<page-width>2100</page-width>" in text
+    assert 'default-x="1050.0"' in text
+    # Query + 2 rates (6 staves) fit already: unchanged.
+    assert fit_page_scaling(_overview_xml(3, 2)) == _overview_xml(3, 2)

@@ -24,6 +24,7 @@ import io
 import logging
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -44,6 +45,9 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "mean_tonnetz_to_query": ("tonnetz_distance", "Tonnetz distance to the query",
                               "mean Tonnetz distance per bar"),
 }
+
+#: Measures that are shares of bars (0-1).
+SHARE_COLUMNS = ("chord_agreement", "root_agreement", "tonic_share", "collision_share")
 
 #: Columns that may hold the information rate per rate (the dynamics analysis names it).
 IR_COLUMNS = ("ir_max", "ir_total", "information_rate")
@@ -201,6 +205,8 @@ def rate_figure(table: pd.DataFrame, column: str, title: str, ylabel: str) -> by
             ax.axhline(float(table.drop_duplicates("query_id")[reference].mean()),
                        color="#b5443a", linestyle="--", linewidth=1.2,
                        label="the queries themselves (mean)")
+        if column in SHARE_COLUMNS:
+            ax.set_ylim(-0.03, 1.03)  # a share: the 1-sd band must not suggest values > 1
         ax.set_xticks(list(positions.values()))
         ax.set_xticklabels([rate_text(r) for r in positions])
         ax.set_xlabel("channel rate (bits per bar)")
@@ -372,6 +378,44 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
     return files
 
 
+def fit_page_scaling(xml: bytes, *, staff_budget: float = 72.0) -> bytes:
+    """A copy of a MusicXML document with the staff size reduced so one system fits a page.
+
+    The drift overview stacks two staves per rate: at eight rates and the usual staff size
+    (7 mm) its 18 staves do not fit on an A4 page and MuseScore leaves page 1 empty. The
+    copy uses ``staff_budget / staves`` millimetres per staff height (at most the original
+    7), and rescales the page size and the header positions to keep an A4 page. Only the
+    picture uses the copy; the score file is unchanged.
+    """
+    text = xml.decode("utf-8")
+    match = re.search(r"<millimeters>([\d.]+)</millimeters>", text)
+    if match is None:
+        return xml
+    parts = len(re.findall(r"<score-part\b", text))
+    per_part = max([int(n) for n in re.findall(r"<staves>(\d+)</staves>", text)] or [1])
+    staves = max(1, parts * per_part)
+    old_mm = float(match.group(1))
+    new_mm = min(old_mm, staff_budget / staves)
+    if new_mm >= old_mm:
+        return xml
+    factor = old_mm / new_mm
+
+    def scaled(m: re.Match) -> str:
+        return f"<{m.group(1)}>{round(float(m.group(2)) * factor)}</{m.group(1)}>"
+
+    text = text.replace(match.group(0), f"<millimeters>{new_mm:.3f}</millimeters>", 1)
+    text = re.sub(r"<(page-height|page-width|left-margin|right-margin|top-margin|"
+                  r"bottom-margin)>([\d.]+)</\1>", scaled, text)
+    # Header texts are placed in the same units: move them with the page (a little lower,
+    # since their font size, in points, does not shrink).
+    text = re.sub(r'(<credit-words[^>]*?)default-x="([\d.]+)"',
+                  lambda m: f'{m.group(1)}default-x="{float(m.group(2)) * factor:.1f}"', text)
+    text = re.sub(r'(<credit-words[^>]*?)default-y="([\d.]+)"',
+                  lambda m: f'{m.group(1)}default-y="{float(m.group(2)) * factor - 40:.1f}"',
+                  text)
+    return text.encode("utf-8")
+
+
 def _render_overview(records: Sequence[Any], queries_root: Path, report_dir: Path
                      ) -> tuple[bytes | None, str]:
     from ..validate import mscore_binary, musescore_render
@@ -390,8 +434,13 @@ def _render_overview(records: Sequence[Any], queries_root: Path, report_dir: Pat
     # MuseScore takes many seconds per page: a rerun reuses the picture of the same score.
     if target.is_file() and stamp.is_file() and stamp.read_text() == digest:
         return target.read_bytes(), note
-    with atomic_path(target) as tmp:
-        result = musescore_render(source, tmp)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="qbdi-overview-") as work, \
+            atomic_path(target) as tmp:
+        copy = Path(work) / "overview.musicxml"
+        copy.write_bytes(fit_page_scaling(source.read_bytes()))
+        result = musescore_render(copy, tmp)
     if not result.ok:
         log.warning("MuseScore could not render the overview: %s", result.error)
         target.unlink(missing_ok=True)
