@@ -96,3 +96,17 @@ def test_real_batch_killed_and_resumed_equals_uninterrupted(tiny_model, tmp_path
         assert (killed / "report" / name).read_bytes() == (whole / "report" / name).read_bytes()
     for path in sorted((whole / "queries").rglob("*.musicxml")):
         assert (killed / path.relative_to(whole)).read_bytes() == path.read_bytes(), path
+
+
+@pytest.mark.slow
+def test_real_batch_two_jobs_equal_one(tiny_model, tmp_path):
+    _run(tmp_path / "one", tiny_model, jobs=1)
+    _run(tmp_path / "two", tiny_model, jobs=2)
+    for name in DETERMINISTIC:
+        assert (tmp_path / "one" / "report" / name).read_bytes() == \
+            (tmp_path / "two" / "report" / name).read_bytes()
+    one = sorted((tmp_path / "one" / "queries").rglob("*.musicxml"))
+    assert one
+    for path in one:
+        twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
+        assert twin.read_bytes() == path.read_bytes(), path

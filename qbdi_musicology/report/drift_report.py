@@ -250,7 +250,7 @@ def _fmt(value: Any) -> str:
             return "-"
         if math.isinf(value):
             return "full"
-        return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1 else f"{value:.3f}"
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
     return str(value)
 
 
