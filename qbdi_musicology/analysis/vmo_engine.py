@@ -373,6 +373,8 @@ def _grow(arr, new_cols):
 
 #: How many nearest earlier frames are kept per frame to shortcut the scans of trn[0].
 _NEAREST = 16
+#: Transitions of a state kept inline (the rest in a linked list).
+_SLOTS = 4
 
 
 @njit(cache=True)
@@ -410,12 +412,14 @@ def _nearest(dblock, first, k_max):
 
 @njit(cache=True)
 def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n_sym, first_states, is_first,
-             trn_head, trn_tail, e_to, e_next, e_count, rs_head, rs_tail, rs_next, max_lrs, avg_lrs):
+             trn_cnt, trn_slot, trn_head, trn_tail, e_to, e_next, e_count, rs_head, rs_tail, rs_next, max_lrs,
+             avg_lrs):
     """Add frames first..first+len(dblock)-1 to every threshold's oracle (vmo's add_state).
 
-    Transitions live in per-threshold linked lists (``trn_head``/``trn_tail`` per state,
+    The first ``_SLOTS`` transitions of each state sit inline (``trn_slot``, one cache
+    line), later ones in a per-threshold linked list (``trn_head``/``trn_tail`` per state,
     ``e_to``/``e_next`` per edge), so appending keeps vmo's insertion order; reverse suffix
-    links likewise (each state is in exactly one list, hence ``rs_next`` per state).
+    links are linked lists too (each state is in exactly one, hence ``rs_next`` per state).
     ``near_*`` (each new frame's nearest earlier frames, see :func:`_nearest`) shortcut the
     scans: a frame whose nearest earlier frame is not below the threshold is new, so vmo's
     scans would all come back empty and only their side effects (the new transitions along
@@ -430,18 +434,23 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
             row = dblock[r]
             novel = near_n[r] == 0 or not (near_d[r, 0] < thr)
             # transition i-1 -> i
-            if e_count[t] >= e_to.shape[1]:
-                e_to = _grow(e_to, 2 * e_to.shape[1])
-                e_next = _grow(e_next, 2 * e_next.shape[1])
-            e = e_count[t]
-            e_count[t] += 1
-            e_to[t, e] = i
-            e_next[t, e] = -1
-            if trn_head[t, i - 1] == -1:
-                trn_head[t, i - 1] = e
+            c = trn_cnt[t, i - 1]
+            if c < _SLOTS:
+                trn_slot[t, i - 1, c] = i
             else:
-                e_next[t, trn_tail[t, i - 1]] = e
-            trn_tail[t, i - 1] = e
+                if e_count[t] >= e_to.shape[1]:
+                    e_to = _grow(e_to, 2 * e_to.shape[1])
+                    e_next = _grow(e_next, 2 * e_next.shape[1])
+                e = e_count[t]
+                e_count[t] += 1
+                e_to[t, e] = i
+                e_next[t, e] = -1
+                if trn_head[t, i - 1] == -1:
+                    trn_head[t, i - 1] = e
+                else:
+                    e_next[t, trn_tail[t, i - 1]] = e
+                trn_tail[t, i - 1] = e
+            trn_cnt[t, i - 1] = c + 1
 
             k = sfx[t, i - 1]
             pi_1 = i - 1
@@ -477,7 +486,15 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                                 best = s
                                 best_d = d
                 else:
-                    e = trn_head[t, k]
+                    c = trn_cnt[t, k]
+                    for q in range(min(c, _SLOTS)):
+                        s = trn_slot[t, k, q]
+                        d = row[s - 1]
+                        if d < thr:
+                            if best == -1 or d < best_d:
+                                best = s
+                                best_d = d
+                    e = trn_head[t, k] if c > _SLOTS else -1
                     while e != -1:
                         s = e_to[t, e]
                         d = row[s - 1]
@@ -487,18 +504,23 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                                 best_d = d
                         e = e_next[t, e]
                 if best == -1:
-                    if e_count[t] >= e_to.shape[1]:
-                        e_to = _grow(e_to, 2 * e_to.shape[1])
-                        e_next = _grow(e_next, 2 * e_next.shape[1])
-                    e = e_count[t]
-                    e_count[t] += 1
-                    e_to[t, e] = i
-                    e_next[t, e] = -1
-                    if trn_head[t, k] == -1:
-                        trn_head[t, k] = e
+                    c = trn_cnt[t, k]
+                    if c < _SLOTS:
+                        trn_slot[t, k, c] = i
                     else:
-                        e_next[t, trn_tail[t, k]] = e
-                    trn_tail[t, k] = e
+                        if e_count[t] >= e_to.shape[1]:
+                            e_to = _grow(e_to, 2 * e_to.shape[1])
+                            e_next = _grow(e_next, 2 * e_next.shape[1])
+                        e = e_count[t]
+                        e_count[t] += 1
+                        e_to[t, e] = i
+                        e_next[t, e] = -1
+                        if trn_head[t, k] == -1:
+                            trn_head[t, k] = e
+                        else:
+                            e_next[t, trn_tail[t, k]] = e
+                        trn_tail[t, k] = e
+                    trn_cnt[t, k] = c + 1
                     pi_1 = k
                     k = sfx[t, k]
                 else:
@@ -653,6 +675,27 @@ def _csr(head, nxt, values, use_values):
     return indptr, out
 
 
+@njit(cache=True)
+def _trn_csr(cnt, slot, head, nxt, to):
+    """Transitions of every state (inline slots, then the overflow list) as CSR arrays."""
+    n_states = cnt.shape[0]
+    indptr = np.zeros(n_states + 1, dtype=np.int64)
+    for k in range(n_states):
+        indptr[k + 1] = indptr[k] + cnt[k]
+    out = np.empty(indptr[-1], dtype=np.int64)
+    for k in range(n_states):
+        m = indptr[k]
+        for q in range(min(cnt[k], _SLOTS)):
+            out[m] = slot[k, q]
+            m += 1
+        e = head[k] if cnt[k] > _SLOTS else -1
+        while e != -1:
+            out[m] = to[e]
+            m += 1
+            e = nxt[e]
+    return indptr, out
+
+
 # ----------------------------------------------------------------------------------------
 # public entry points
 
@@ -690,9 +733,11 @@ def ir_sweep(frames, thresholds, distance: str = "cosine", alpha: float = 1.0,
     n_sym = np.zeros(n_thr, dtype=idx)
     first_states = np.empty((n_thr, n + 1), dtype=idx)
     is_first = np.zeros((n_thr, n + 1), dtype=np.bool_)
+    trn_cnt = np.zeros((n_thr, n + 1), dtype=idx)
+    trn_slot = np.empty((n_thr, n + 1, _SLOTS), dtype=idx)
     trn_head = np.full((n_thr, n + 1), -1, dtype=idx)
     trn_tail = np.empty((n_thr, n + 1), dtype=idx)
-    cap = 2 * n + 16  # a factor oracle has at most 2n - 1 transitions; grown if ever needed
+    cap = n + 16  # overflow transitions (beyond the slots); grown if ever needed
     e_to = np.empty((n_thr, cap), dtype=idx)
     e_next = np.empty((n_thr, cap), dtype=idx)
     e_count = np.zeros(n_thr, dtype=idx)
@@ -710,7 +755,8 @@ def ir_sweep(frames, thresholds, distance: str = "cosine", alpha: float = 1.0,
         block = np.ascontiguousarray(_distance_block(x, aux, distance, first, last))
         near_d, near_j, near_n = _nearest(block, first, _NEAREST)
         e_to, e_next = _advance(thr, block, near_d, near_j, near_n, first, sfx, lrs, sym,
-                                n_sym, first_states, is_first, trn_head, trn_tail,
+                                n_sym, first_states, is_first, trn_cnt, trn_slot,
+                                trn_head, trn_tail,
                                 e_to, e_next, e_count, rs_head, rs_tail, rs_next, max_lrs,
                                 avg_lrs)
 
@@ -726,7 +772,8 @@ def ir_sweep(frames, thresholds, distance: str = "cosine", alpha: float = 1.0,
     cw0, cw1, bl = np.zeros(n), np.zeros(n), np.zeros(n)
     _codewords(lrs[best], sfx[best], n, cw0, cw1, bl)
     ir, h0, h1 = _ir_arrays(cw0, cw1, bl, alpha)
-    trn_indptr, trn_indices = _csr(trn_head[best], e_next[best], e_to[best], True)
+    trn_indptr, trn_indices = _trn_csr(trn_cnt[best], trn_slot[best], trn_head[best],
+                                       e_next[best], e_to[best])
     rs_indptr, rs_indices = _csr(rs_head[best], rs_next[best], rs_next[best], False)
     oracle = Oracle(
         threshold=float(thr[best]), distance=distance, sfx=sfx[best].astype(np.int64),
