@@ -195,19 +195,18 @@ def query_id_for(spec: str) -> str:
     return _safe_id(Path(spec).stem)
 
 
-def _corpus_pieces(name: str, limit: int | None) -> list[str]:
-    """The first ``limit`` usable pieces of a named corpus, in the corpus's own order.
+def _corpus_pieces(name: str, limit: int | None) -> tuple[list[str], list[tuple[str, str]]]:
+    """The first ``limit`` usable pieces of a named corpus, and the pieces it skipped.
 
     "Usable" is the corpus's own rule (e.g. the 4/4 chorales for ``bach-chorales``), so
-    ``--limit 20`` gives twenty pieces the model can read; the parse is cached, so a rerun
-    does not pay for it again.
+    ``--limit 20`` gives twenty pieces the model can read; the skipped ones met on the
+    way come back as ``(piece, reason)``. The parse is cached, so a rerun does not pay
+    for it again.
     """
     from . import corpus
 
     loaded = corpus.load_corpus(name, limit=limit, progress=False)
-    for piece, reason in loaded.skipped:
-        log.info("corpus %s: %s skipped (%s)", name, piece, reason)
-    return list(loaded.pieces)
+    return list(loaded.pieces), [(str(p), str(r)) for p, r in loaded.skipped]
 
 
 def expand_queries(queries: Sequence[str], limit: int | None = None,
@@ -229,6 +228,7 @@ def expand_queries(queries: Sequence[str], limit: int | None = None,
     if limit is not None and limit < 1:
         raise ParameterError(f"--limit {limit}: must be 1 or more")
     specs: list[str] = []
+    extra: list[str] = []  # skipped corpus pieces, listed after the others
     for raw in queries:
         spec = str(raw).strip()
         if limit is not None and len(specs) >= limit:
@@ -242,7 +242,13 @@ def expand_queries(queries: Sequence[str], limit: int | None = None,
                 continue
             wanted = None if limit is None else limit - len(specs)
             try:
-                specs.extend(f"corpus:{body}/{p}" for p in _corpus_pieces(body, wanted))
+                pieces, skipped = _corpus_pieces(body, wanted)
+                specs.extend(f"corpus:{body}/{p}" for p in pieces)
+                # Pieces the corpus could not use (another meter, a broken file) are
+                # reported as failed queries; they do not count toward the limit.
+                for piece, reason in skipped:
+                    problems[f"corpus:{body}/{piece}"] = f"skipped by the corpus: {reason}"
+                extra.extend(f"corpus:{body}/{piece}" for piece, _ in skipped)
             except QbdiError as exc:
                 problems[spec] = " ".join(str(exc).split())
                 specs.append(spec)
@@ -259,7 +265,8 @@ def expand_queries(queries: Sequence[str], limit: int | None = None,
             specs.extend(str(p) for p in found)
         else:
             specs.append(spec)
-    return specs[:limit] if limit is not None else specs
+    specs = specs[:limit] if limit is not None else specs
+    return specs + [e for e in extra if e not in specs]
 
 
 def make_tasks(specs: Sequence[str], rates: Sequence[float], *, seed: int = 0,
