@@ -150,3 +150,21 @@ def test_bad_input():
     with pytest.raises(ParameterError):
         analyse_frames(np.eye(12), engine="turbo")
     assert isinstance(Frames(np.eye(12)).where(3), str)
+
+
+def test_query_staves_beside_an_improvisation_are_not_analysed():
+    from qbdi_musicology.annotate.motifs import annotate_motifs
+    improv = _progression([["C4", "E4", "G4"], ["F3", "A3", "C4"]] * 4).parts[0]
+    improv.partName = "Improvisation"
+    query = _progression([["F#4", "A#4", "C#5"]] * 8).parts[0]
+    query.partName = "Query"
+    score = stream.Score([improv, query])
+    frames = chroma_frames(score)
+    assert frames.parts == ["Improvisation"]
+    assert set(np.flatnonzero(frames.values.sum(axis=0))) == {0, 4, 7, 5, 9}  # C E G F A
+    result = analyse_score(score, min_length=2)
+    assert result.motifs  # C-F-C-F... repeats
+    marked = annotate_motifs(score, result)
+    query_notes = marked.parts[1].recurse().notes
+    assert all(n.style.color is None for n in query_notes)
+    assert any(n.style.color for n in marked.parts[0].recurse().notes)

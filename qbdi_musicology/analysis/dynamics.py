@@ -58,7 +58,8 @@ class Frames:
     ``values``: ``(n, features)``; ``measures``: bar number of each frame (music21's
     ``Measure.number``, 0 for a pickup); ``beats``: 1-based beat in the bar (a pickup of one
     beat in 4/4 is beat 4); ``offsets``/``durations``: in quarter notes from the start.
-    Frames from outside a score (e.g. VAE latents per bar) get bar numbers 1..n and beat 1.
+    ``parts``: names of the parts read. Frames from outside a score (e.g. VAE latents per
+    bar) get bar numbers 1..n and beat 1.
     """
 
     values: np.ndarray
@@ -68,6 +69,7 @@ class Frames:
     offsets: np.ndarray | None = None
     durations: np.ndarray | None = None
     title: str = ""
+    parts: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=np.float64)
@@ -95,11 +97,30 @@ class Frames:
         return f"bar {bar}"
 
 
-def _measures_of(score):
-    """The measures of the score's first part (or of the score itself if it has none)."""
-    from music21 import stream
+#: Parts with this name are the query shown beside an improvisation (``qbdi sweep`` adds
+#: them under the improvisation's staves); they are not part of the piece analysed.
+QUERY_PART_NAME = "Query"
+
+
+def analysed_parts(score) -> list:
+    """The parts whose notes make the frames: all of them, except the staves of the query
+    that ``qbdi sweep`` shows under an improvisation (parts named "Query") when there are
+    other parts. A stream without parts is its own single part.
+
+    Example: for ``bwv66.6_R8.musicxml`` from ``qbdi sweep``, the two "Improvisation"
+    staves; for a chorale, soprano, alto, tenor and bass.
+    """
     parts = list(score.parts) if hasattr(score, "parts") else []
-    ref = parts[0] if parts else score
+    if not parts:
+        return [score]
+    kept = [p for p in parts if (p.partName or "") != QUERY_PART_NAME]
+    return kept or parts
+
+
+def _measures_of(score):
+    """The measures of the first analysed part (or of the score itself if it has none)."""
+    from music21 import stream
+    ref = analysed_parts(score)[0]
     measures = list(ref.getElementsByClass(stream.Measure))
     if not measures and ref.notesAndRests:
         # an unmeasured stream (e.g. built note by note): bar it by its time signature,
@@ -127,7 +148,7 @@ def _beat_grid(score) -> tuple[list, list, list, list]:
             beats.append(float(k % 4 + 1))
         return starts, lengths, bars, beats
     ts = meter.TimeSignature("4/4")
-    ref_offset = float(ref.offset) if ref is not score else 0.0
+    ref_offset = float(ref.offset) if ref is not score and ref.activeSite is score else 0.0
     for m in measures:
         if m.timeSignature is not None:
             ts = m.timeSignature
@@ -156,7 +177,7 @@ def _bar_grid(score) -> tuple[list, list, list, list]:
         n = int(np.ceil(total / 4.0))
         return ([4.0 * k for k in range(n)], [min(4.0, total - 4.0 * k) for k in range(n)],
                 list(range(1, n + 1)), [1.0] * n)
-    ref_offset = float(ref.offset) if ref is not score else 0.0
+    ref_offset = float(ref.offset) if ref is not score and ref.activeSite is score else 0.0
     starts = [ref_offset + float(m.offset) for m in measures]
     lengths = [float(m.duration.quarterLength) for m in measures]
     return starts, lengths, [int(m.number) for m in measures], [1.0] * len(measures)
@@ -166,7 +187,8 @@ def chroma_frames(score, unit: str = "beat") -> Frames:
     """Duration-weighted 12-bin chroma of each beat (or bar) of a music21 score.
 
     Every sounding pitch adds the part of its duration that falls in the frame (in quarter
-    notes) to its pitch class; all parts count; grace notes and unpitched notes do not.
+    notes) to its pitch class; all parts count (see :func:`analysed_parts`: the query staves
+    shown under an improvisation do not); grace notes and unpitched notes do not.
     Beats follow the time signature (a dotted quarter in 6/8); a pickup bar gives only the
     beats it has. Repeats are not expanded.
 
@@ -182,11 +204,13 @@ def chroma_frames(score, unit: str = "beat") -> Frames:
     values = np.zeros((len(starts), 12))
     if len(starts):
         ends = starts_a + lengths_a
-        for element in score.flatten().notes:
+        parts = analysed_parts(score)
+        notes = [(el, float(el.offset) + (float(part.offset) if part is not score else 0.0))
+                 for part in parts for el in part.flatten().notes]
+        for element, onset in notes:
             duration = float(element.quarterLength)
             if duration <= 0 or not hasattr(element, "pitches"):
                 continue
-            onset = float(element.offset)
             offset = onset + duration
             first = max(int(np.searchsorted(ends, onset, side="right")), 0)
             last = int(np.searchsorted(starts_a, offset, side="left"))
@@ -198,9 +222,10 @@ def chroma_frames(score, unit: str = "beat") -> Frames:
     title = ""
     if getattr(score, "metadata", None) is not None:
         title = score.metadata.title or ""
+    names = [getattr(p, "partName", None) or getattr(p, "id", "") for p in analysed_parts(score)]
     return Frames(values=values, unit=unit, measures=np.asarray(bars, dtype=np.int64),
                   beats=np.asarray(beats, dtype=np.float64), offsets=starts_a,
-                  durations=lengths_a, title=title)
+                  durations=lengths_a, title=title, parts=[str(n) for n in names])
 
 
 # ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..analysis.dynamics import Dynamics
+from ..analysis.dynamics import Dynamics, analysed_parts
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,16 @@ def annotate_motifs(score, dynamics: Dynamics, *, brackets: bool = True):
     offsets are the score's. The input score is not changed. Overlapping statements of
     different motifs: the notes take the colour of the later motif (B over A).
 
+    Only the analysed parts are marked (:func:`analysed_parts`: not the query staves that
+    ``qbdi sweep`` shows under an improvisation).
+
     Example: with motif A stated at bar 2 and bar 4, the notes of bars 2 and 4 (for the
     motif's length) turn orange and "A1", "A2" appear above the soprano.
     """
     from music21 import expressions, spanner, stream
 
     marked = copy.deepcopy(score)
-    parts = list(marked.parts) if hasattr(marked, "parts") and marked.parts else [marked]
+    parts = analysed_parts(marked)  # not the query staves shown under an improvisation
     spans = list(_spans(dynamics))
     if not spans:
         return marked

@@ -98,12 +98,16 @@ def run(args) -> int:
     inputs = {Path(p).resolve() for p in [args.query, *args.improvisations]
               if not str(p).startswith("corpus:")}
 
-    pieces = [("query", "query", None, resolve_query(args.query))]
-    used = {"query"}
+    loaded = []
     for k, name in enumerate(args.improvisations, start=1):
         path = Path(name)
         score = load_score(path)
-        rate = rate_of(path, score_fields(score))
+        loaded.append((rate_of(path, score_fields(score)), k, path, score))
+    # the query, then the improvisations from the lowest rate up (unknown rates last)
+    loaded.sort(key=lambda item: (item[0] is None, item[0] or 0.0, item[1]))
+    pieces = [("query", "query", None, resolve_query(args.query))]
+    used = {"query"}
+    for rate, k, path, score in loaded:
         tag, label = _rate_label(rate, path.stem)
         if tag in used:
             tag, label = f"{tag}_{k}", f"{label} ({k})"
