@@ -420,7 +420,8 @@ def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | No
     except QbdiError as exc:
         return None, {"status": "skip", "reason": _short_reason(str(exc), path)}
     except Exception as exc:  # noqa: BLE001 -- one broken file must not stop a corpus
-        log.warning("%s: unexpected %s while reading: %s", path, type(exc).__name__, exc)
+        # reported in ``skipped`` with the reason; the traceback goes to the log only
+        log.info("%s: unexpected %s while reading", path, type(exc).__name__, exc_info=True)
         return None, {"status": "skip", "reason": f"could not be read ({type(exc).__name__}: "
                                                    f"{exc})"}
     if conv.bars.shape[0] == 0 or not conv.bars[..., PLAY].any():
