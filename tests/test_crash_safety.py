@@ -138,16 +138,20 @@ def test_killed_and_resumed_batch_equals_uninterrupted_run(inputs, tmp_path) -> 
     rng = random.Random(SEED)
     resumed = tmp_path / "resumed"
     kills = attempts = 0
+    log = []
     while kills < KILLS and attempts < 3 * KILLS:
         left = len(PROGRESSIONS) - (_finished(resumed) if resumed.exists() else 0)
-        killed = _kill_after(resumed, inputs, jobs=1 + attempts % 2,
-                             delay=timing.delay(rng, left))
+        delay = timing.delay(rng, left)
+        killed = _kill_after(resumed, inputs, jobs=1 + attempts % 2, delay=delay)
         attempts += 1
         kills += killed
+        log.append(f"{delay:.1f}s/{left} left/{'killed' if killed else 'finished'}")
         problems = _check_finished_marks(resumed)
         assert not problems, f"after kill {kills}: {problems}"
     assert kills == KILLS, f"only {kills} of {attempts} runs were killed before finishing"
     _run_to_end(resumed, inputs, jobs=1)
+    print(f"\nreference {timing.total:.1f} s (start-up ~{timing.startup:.1f} s, "
+          f"{timing.per_query:.1f} s per query); runs: {', '.join(log)}")
     files = assert_same_files(reference, resumed)
     assert any(name.endswith(".musicxml") for name in files)
     assert "report/drift_table.csv" in files
