@@ -60,6 +60,10 @@ class ModelConfig:
       inputs), so a chord voiced in an unfamiliar way (a chorale's four voices, Prokofiev's
       spacing) is still recognised. The decoder never sees it: everything it knows about
       the chord has passed the channel.
+    * ``input_noise``: during training the encoder sees a re-voiced copy of each bar (each
+      pitch moved an octave up or down with this probability, or left out with half of it)
+      and the decoder must still give the original: the code learns the chord, not the
+      voicing, which is what a query in another style needs.
     """
 
     grid: Grid = field(default_factory=lambda: DEFAULT_GRID)
@@ -73,6 +77,7 @@ class ModelConfig:
     key_normalise: bool = False
     transpose: str = "none"
     encoder_chroma: bool = False
+    input_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.latent < 1:
@@ -81,6 +86,8 @@ class ModelConfig:
         if not (0 <= self.harmony_dims <= self.latent):
             raise ParameterError(
                 f"harmony_dims={self.harmony_dims} must be between 0 and latent={self.latent}")
+        if not (0.0 <= self.input_noise < 1.0):
+            raise ParameterError(f"input_noise={self.input_noise} must be in [0, 1)")
         if self.beta < 0 or self.free_bits < 0 or self.harmony_weight < 0:
             raise ParameterError("beta, free_bits and harmony_weight must be >= 0")
         if self.kl_anneal_steps < 0:
@@ -189,10 +196,28 @@ class BarVAE(nn.Module):
             return self.config.beta
         return self.config.beta * min(1.0, step / self.config.kl_anneal_steps)
 
+    def revoice(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """A copy of flattened bars with pitches moved by octaves or left out (training noise)."""
+        p = self.config.input_noise
+        grid = self.config.grid
+        bars = x.view(-1, grid.steps, grid.pitches, 2)
+        u = torch.rand((bars.shape[0], 1, grid.pitches, 1), generator=generator)
+        up, down, drop = u < p / 2, (u >= p / 2) & (u < p), (u >= p) & (u < 1.5 * p)
+        keep = bars * (~(up | down | drop))
+        moved_up = torch.zeros_like(bars)
+        moved_up[:, :, 12:] = (bars * up)[:, :, :-12]
+        moved_down = torch.zeros_like(bars)
+        moved_down[:, :, :-12] = (bars * down)[:, :, 12:]
+        return torch.clamp(keep + moved_up + moved_down, max=1.0).view_as(x)
+
     def loss(self, x: torch.Tensor, *, step: int = 10**9,
-             generator: torch.Generator | None = None) -> LossTerms:
-        """Loss terms for a batch; ``generator`` makes the reparameterisation reproducible."""
-        mu, logvar = self.encode(x)
+             generator: torch.Generator | None = None, noisy: bool = False) -> LossTerms:
+        """Loss terms for a batch; ``generator`` makes the reparameterisation reproducible.
+
+        ``noisy=True`` (training) encodes a re-voiced copy (see ``input_noise``).
+        """
+        x_in = self.revoice(x, generator) if noisy and self.config.input_noise > 0 else x
+        mu, logvar = self.encode(x_in)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
         z = mu + eps * torch.exp(0.5 * logvar)
         logits = self.decode_logits(z)

@@ -324,7 +324,7 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
         while step < steps:
             idx = torch.randint(len(x_train), (batch,), generator=generator)
             x = x_train[idx].float()
-            terms = model.loss(x, step=step, generator=generator)
+            terms = model.loss(x, step=step, generator=generator, noisy=True)
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             optimizer.step()
@@ -432,11 +432,11 @@ def without_songs(data: TrainingData, songs: Sequence[str]) -> TrainingData:
 PRESETS: dict[str, dict] = {
     "pop-harmony": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
-                   "key_normalise": True, "transpose": "normalise"},
+                   "transpose": "all12", "encoder_chroma": True},
         "steps": 8000, "seed": 1, "corpus": "pop-music-midi",
         "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
                      "Someone Like You"),
-        "description": "pop bars in C major / A minor; 12 of 32 latent dimensions carry the "
+        "description": "pop bars in all 12 keys; 12 of 32 latent dimensions carry the "
                        "bar's chord through the channel",
     },
     "paper": {

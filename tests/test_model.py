@@ -70,3 +70,15 @@ def test_normalising_shift_reaches_c_or_a(key, shift):
     assert normalising_shift(*key) == shift
     target = 0 if key[1] == "major" else 9
     assert (key[0] + shift) % 12 == target
+
+
+def test_revoicing_moves_notes_by_octaves_only():
+    model = BarVAE(ModelConfig(input_noise=0.6))
+    bars = np.stack([chord_bar([48, 64, 67, 72]), chord_bar([45, 60, 64, 69])])
+    x = torch.from_numpy(bars.reshape(2, -1).astype(np.float32))
+    y = model.revoice(x, torch.Generator().manual_seed(3)).numpy().reshape(bars.shape)
+    assert not np.array_equal(y, bars)  # something was re-voiced
+    for before, after in zip(bars, y):
+        pcs_before = {(r + DEFAULT_GRID.low_pitch) % 12 for r in np.flatnonzero(before[..., 0].any(0))}
+        pcs_after = {(r + DEFAULT_GRID.low_pitch) % 12 for r in np.flatnonzero(after[..., 0].any(0))}
+        assert pcs_after <= pcs_before  # octave moves and omissions, never a new pitch class
