@@ -69,7 +69,7 @@ def annotate_motifs(score, dynamics: Dynamics, *, brackets: bool = True):
     Example: with motif A stated at bar 2 and bar 4, the notes of bars 2 and 4 (for the
     motif's length) turn orange and "A1", "A2" appear above the soprano.
     """
-    from music21 import expressions, spanner, stream
+    from music21 import expressions, spanner
 
     marked = copy.deepcopy(score)
     parts = analysed_parts(marked)  # not the query staves shown under an improvisation
