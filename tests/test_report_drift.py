@@ -116,3 +116,18 @@ def test_overview_picture_shrinks_staves_to_fit_a_page():
     assert 'default-x="1050.0"' in text
     # Query + 2 rates (6 staves) fit already: unchanged.
     assert fit_page_scaling(_overview_xml(3, 2)) == _overview_xml(3, 2)
+
+
+def test_p_value_is_exact_for_a_few_rates():
+    from qbdi_musicology.report.drift_report import spearman_exact
+
+    # Four rates, tonic share rising steadily as the rate falls: only 2 of the 24
+    # orderings are as extreme, so p = 1/12 and the verdict is only a tendency.
+    rho, p = spearman_exact([0, 1, 2, 3], [0.8, 0.6, 0.4, 0.2])
+    assert rho == pytest.approx(-1.0) and p == pytest.approx(1 / 12)
+    four = pd.DataFrame({"rate": [0.0, 32.0, 256.0, math.inf],
+                         "tonic_share": [0.8, 0.6, 0.4, 0.2]})
+    assert verdict_for(four).drifts == "weak"
+    # Eight rates: 2 of 40320 orderings.
+    rho, p = spearman_exact(range(8), range(8, 0, -1))
+    assert p == pytest.approx(2 / 40320)
