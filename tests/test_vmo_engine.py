@@ -157,3 +157,20 @@ def test_identical_for_any_small_integer_chroma():
                             R.reference_oracle(x, threshold, distance))
 
     check()
+
+
+@pytest.mark.parametrize("distance, step", [("cosine", 0.01), ("tonnetz", 0.05)])
+def test_three_chorales_in_a_row_identical_to_vmo(distance, step):
+    """Real chroma with real repetition: three chorales' beats, one after the other."""
+    from music21 import corpus
+    from qbdi_musicology.analysis.dynamics import chroma_frames
+    x = np.concatenate([chroma_frames(corpus.parse(name), unit="beat").values
+                        for name in ("bach/bwv66.6", "bach/bwv269", "bach/bwv347")])
+    assert len(x) == 36 + 63 + 52
+    thresholds = np.arange(0.0, 1.0, step)
+    sweep = E.ir_sweep(x, thresholds, distance)
+    totals, ref = R.reference_sweep(x, thresholds, distance)
+    assert np.array_equal(sweep.ir_totals, totals)
+    _assert_same_oracle(sweep.oracle, ref)
+    assert repeated_patterns(sweep.oracle, 3) == [
+        (list(map(int, e)), int(n)) for e, n in R.reference_patterns(ref, 3)]
