@@ -277,6 +277,18 @@ def _check_meter(score, grid: Grid, source: str, policy: str) -> tuple[str, ...]
     return wrong
 
 
+def _describe(score, source: str) -> str:
+    """How errors name a score: ``source``, plus the file it was read from when known."""
+    meta = getattr(score, "metadata", None)
+    path = getattr(meta, "filePath", None) if meta is not None else None
+    if path:
+        name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+        if not source or name in source:
+            return str(path) if not source else source
+        return f"{source} ({path})"
+    return source or "score"
+
+
 def _pickup_shift(parts, grid: Grid) -> Fraction:
     """Quarter notes of silence that put the first full bar's downbeat on a bar start."""
     from music21 import stream
@@ -341,12 +353,13 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
     if out_of_range not in OUT_OF_RANGE_POLICIES:
         raise ParameterError(f"out_of_range={out_of_range!r}: choose one of "
                              f"{', '.join(OUT_OF_RANGE_POLICIES)}")
+    where = _describe(score, source)
     report = ConversionReport(source=source)
     if meter not in METER_POLICIES:
         raise ParameterError(f"meter={meter!r}: choose 'strict' (other meters are an error) "
                              "or 'rebar' (cut the music into grid bars)")
-    report.meters_rebarred = _check_meter(score, grid, source, meter)
-    selected = _select_parts(score, parts, report, source)
+    report.meters_rebarred = _check_meter(score, grid, where, meter)
+    selected = _select_parts(score, parts, report, where)
     step_ql = float(grid.step_quarter_length)
     shift = _pickup_shift(selected, grid)
     report.pickup_quarters = float(grid.bar_quarter_length - shift) if shift else 0.0
@@ -382,7 +395,7 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
             for midi, tie in _note_heads(el):
                 if not 0 <= midi <= 127:  # e.g. a MusicXML note in octave 15
                     raise InputError(
-                        f"{source or 'score'}: part {name!r}, offset {el.offset}: pitch "
+                        f"{where}: part {name!r}, offset {el.offset}: pitch "
                         f"{midi} is not a MIDI pitch (0-127); correct the note's octave")
                 continuation = tie in ("stop", "continue")
                 if not continuation:
@@ -392,7 +405,7 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
                 if midi < lo or midi > hi:
                     if out_of_range == "error":
                         raise InputError(
-                            f"{source or 'score'}: part {name!r}, offset {el.offset}: MIDI "
+                            f"{where}: part {name!r}, offset {el.offset}: MIDI "
                             f"pitch {midi} is outside the grid's range {lo}-{hi}; use "
                             "out_of_range='fold' or 'drop'")
                     if out_of_range == "drop":

@@ -406,12 +406,14 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
         wrapped.insert(0, score)
         score = wrapped
     _require_pitched_notes(score, where)
-    if score.metadata is None or not score.metadata.title:
+    if score.metadata is None:
         from music21 import metadata
 
-        if score.metadata is None:
-            score.metadata = metadata.Metadata()
+        score.metadata = metadata.Metadata()
+    if not score.metadata.title:
         score.metadata.title = path.stem
+    # later errors (a meter that does not fit the grid...) can then name the file
+    score.metadata.filePath = str(path)
     return score
 
 

@@ -487,3 +487,12 @@ def test_music21_warnings_do_not_reach_stderr(tmp_path, capfd):
     with pytest.raises(InputError):
         load_score(path)
     assert capfd.readouterr().err == ""
+
+
+def test_grid_errors_name_the_file_the_score_came_from(tmp_path):
+    path = tmp_path / "waltz.mid"
+    path.write_bytes(midi_bytes([(0, 3, 60), (3, 3, 64)], ts=(3, 4)))
+    score = load_score(path)
+    with pytest.raises(InputError) as exc:
+        convert_score(score, source="A waltz")  # a caller that names the piece by its title
+    assert str(exc.value).startswith(f"A waltz ({path}): time signature 3/4")
