@@ -68,6 +68,9 @@ def _argv(entry: str, bad: Path, good: dict[str, Path], out: Path, cache: Path) 
                         "--out", str(out)],
         "train": ["train", str(bad), "--out", str(out / "model.qbdi"), "--steps", "2",
                   "--threads", "1"],
+        # the bad file is put in place as OUT.training before the run (see Corpus)
+        "train-resume": ["train", str(good["good_corpus"]), "--out", str(out / "model.qbdi"),
+                         "--steps", "2", "--threads", "1", "--resume"],
     }[entry]
 
 
@@ -270,6 +273,10 @@ class Corpus:
         self.root = root
         self.files = mbi.generate(root / "inputs")
         self.good = {k: self.files[k] for k in (mbi.GOOD_XML, mbi.GOOD_MIDI, mbi.GOOD_MODEL)}
+        corpus = root / "inputs" / "good_corpus"
+        corpus.mkdir()
+        shutil.copy(self.good[mbi.GOOD_XML], corpus / mbi.GOOD_XML)
+        self.good["good_corpus"] = corpus
         self.by_name = {c.name: c for c in mbi.cases()}
         broken = root / "inputs" / "broken_corpus"
         broken.mkdir()
@@ -279,14 +286,26 @@ class Corpus:
                 shutil.copy(path, broken / name)
         self.files["broken_corpus"] = broken
         self.items: dict[str, dict] = {}
-        for case_id in CASE_IDS:
+        for number, case_id in enumerate(CASE_IDS):
             name, entry = case_id.rsplit("@", 1)
-            slot = root / "cases" / case_id.replace("@", "__")
+            # a neutral folder name, so that naming the --out folder cannot pass for naming
+            # the bad file
+            slot = root / "cases" / f"case{number:04d}"
             out, cache = slot / "out", slot / "cache"
             slot.mkdir(parents=True)
+            seeded = None
+            if entry == "train-resume":  # the bad file is the interrupted training state
+                seeded = out / "model.qbdi.training"
+                out.mkdir()
+                source = self.files[name]
+                if source.is_dir():
+                    seeded.mkdir()
+                else:
+                    shutil.copy(source, seeded)
             self.items[case_id] = {
                 "id": case_id, "name": name, "entry": entry, "file": str(self.files[name]),
                 "out": str(out), "stdout": str(slot / "stdout.txt"),
+                "seeded": str(seeded) if seeded else None,
                 "stderr": str(slot / "stderr.txt"),
                 "argv": _argv(entry, self.files[name], self.good, out, cache),
                 "limit": ODDITY_SECONDS if entry in mbi.LEGAL_ODDITIES.get(name, ())
@@ -347,7 +366,7 @@ def _files_under(folder: Path) -> list[Path]:
 def check_outcome(item: dict, rc, stderr: str, root: Path, by_name: dict) -> list[str]:
     """Every way this case's outcome falls short (empty list: the case passes)."""
     problems = []
-    path = Path(item["file"])
+    path = Path(item.get("seeded") or item["file"])  # the file the command was given
     command = item["argv"][0]
     if rc != 2:
         problems.append(f"exit status {rc!r}, expected 2")
@@ -362,7 +381,7 @@ def check_outcome(item: dict, rc, stderr: str, root: Path, by_name: dict) -> lis
             problems.append(f"the error line does not start with 'qbdi {command}: error:'")
         if path.name not in line and path.stem not in line:
             problems.append(f"the error line does not name {path.name}")
-    left = _files_under(Path(item["out"]))
+    left = [p for p in _files_under(Path(item["out"])) if str(p) != item.get("seeded")]
     if left:
         problems.append(f"files left in --out: {[p.name for p in left]}")
     escaped = [p for p in root.parent.rglob("qbdi_escaped*")] + \
@@ -417,7 +436,7 @@ def test_enough_cases_for_every_entry_point() -> None:
         counts[entry] = counts.get(entry, 0) + 1
     assert len({c.name for c in mbi.cases()}) >= 50
     for entry in ("query", "sweep", "analyse-query", "analyse-improv", "corpus", "dynamics",
-                  "query-model", "sweep-model", "train"):
+                  "query-model", "sweep-model", "train", "train-resume"):
         assert counts.get(entry, 0) >= 1, entry
 
 

@@ -39,7 +39,8 @@ GRID_ENTRIES = ("query", "sweep", "corpus")  # a meter other than 4/4 is only wr
 # improvisation (the model may decode silence) or for the dynamics analysis (silence has a
 # well-defined, flat information rate) it is legal: see LEGAL_ODDITIES.
 QUERY_ENTRIES = ("query", "sweep", "analyse-query", "corpus")
-MODEL_ENTRIES = ("query-model", "sweep-model")
+# A model file is read by --model, and as the training state of 'qbdi train --resume'.
+MODEL_ENTRIES = ("query-model", "sweep-model", "train-resume")
 
 #: Inputs that are odd but legal for some entry points: there they must finish in bounded
 #: time with exit status 0 or 2 (never a traceback), and one line on stderr if 2.
