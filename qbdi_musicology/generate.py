@@ -186,9 +186,9 @@ def encode(score, model, *, parts: Sequence[int | str] | None = None) -> Encodin
 
 
 def rate_label(rate: float) -> str:
-    """``inf -> 'R = inf (full rate)'``, ``32.0 -> 'R = 32 bits/bar'``."""
+    """``inf -> 'R = inf, full rate'``, ``32.0 -> 'R = 32 bits/bar'``."""
     if math.isinf(rate):
-        return "R = inf (full rate)"
+        return "R = inf, full rate"
     text = f"{rate:g}"
     return f"R = {text} bits/bar"
 

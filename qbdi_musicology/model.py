@@ -64,6 +64,11 @@ class ModelConfig:
       pitch moved an octave up or down with this probability, or left out with half of it)
       and the decoder must still give the original: the code learns the chord, not the
       voicing, which is what a query in another style needs.
+    * ``harmony_swap_weight``: weight of a loss that makes the *decoder* take its chord from
+      the harmony part: each bar's harmony code is decoded with another bar's texture code,
+      and the chroma of the result must be the first bar's. Then a query in a foreign style
+      (whose texture code means little to a pop decoder) still gets its chords, and at low
+      rates the chord follows the harmony part to the piece's average.
     """
 
     grid: Grid = field(default_factory=lambda: DEFAULT_GRID)
@@ -78,6 +83,7 @@ class ModelConfig:
     transpose: str = "none"
     encoder_chroma: bool = False
     input_noise: float = 0.0
+    harmony_swap_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.latent < 1:
@@ -88,6 +94,10 @@ class ModelConfig:
                 f"harmony_dims={self.harmony_dims} must be between 0 and latent={self.latent}")
         if not (0.0 <= self.input_noise < 1.0):
             raise ParameterError(f"input_noise={self.input_noise} must be in [0, 1)")
+        if self.harmony_swap_weight < 0:
+            raise ParameterError("harmony_swap_weight must be >= 0")
+        if self.harmony_swap_weight > 0 and self.harmony_dims == 0:
+            raise ParameterError("harmony_swap_weight needs harmony_dims > 0")
         if self.beta < 0 or self.free_bits < 0 or self.harmony_weight < 0:
             raise ParameterError("beta, free_bits and harmony_weight must be >= 0")
         if self.kl_anneal_steps < 0:
@@ -129,6 +139,7 @@ class LossTerms:
     recon: torch.Tensor
     kl: torch.Tensor
     harmony: torch.Tensor
+    swap: torch.Tensor | None = None
 
 
 def bar_chroma_targets(x: torch.Tensor, grid: Grid) -> torch.Tensor:
@@ -144,6 +155,20 @@ def bar_chroma_targets(x: torch.Tensor, grid: Grid) -> torch.Tensor:
     total = chroma.sum(dim=1, keepdim=True)
     uniform = torch.full_like(chroma, 1.0 / 12)
     return torch.where(total > 0, chroma / total.clamp_min(1e-9), uniform)
+
+
+def chroma_cross_entropy(logits: torch.Tensor, target: torch.Tensor, grid: Grid) -> torch.Tensor:
+    """Cross-entropy between a target chroma and the expected chroma of decoded bars.
+
+    The expected chroma counts each pitch's sounding probability over the steps, summed
+    by pitch class and normalised; the loss is small when the decoded bar spends its time
+    on the target's pitch classes.
+    """
+    play = torch.sigmoid(logits).view(-1, grid.steps, grid.pitches, 2)[..., PLAY].sum(dim=1)
+    pcs = torch.arange(grid.low_pitch, grid.low_pitch + grid.pitches) % 12
+    chroma = play @ F.one_hot(pcs, 12).to(logits.dtype)
+    chroma = chroma / chroma.sum(dim=1, keepdim=True).clamp_min(1e-6)
+    return -(target * torch.log(chroma.clamp_min(1e-6))).sum(dim=1).mean()
 
 
 class BarVAE(nn.Module):
@@ -234,7 +259,15 @@ class BarVAE(nn.Module):
             pred = F.log_softmax(self.harmony_logits(z), dim=1)
             harmony = -(target * pred).sum(dim=1).mean()
         total = recon + self.kl_weight(step) * kl_penalised + self.config.harmony_weight * harmony
-        return LossTerms(total=total, recon=recon, kl=kl, harmony=harmony)
+        swap = torch.zeros((), dtype=x.dtype)
+        if self.config.harmony_swap_weight > 0 and x.shape[0] > 1:
+            k = self.config.harmony_dims
+            perm = torch.randperm(x.shape[0], generator=generator)
+            mixed = torch.cat([z[:, :k], z[perm, k:]], dim=1)
+            swap = chroma_cross_entropy(self.decode_logits(mixed), bar_chroma_targets(x, self.config.grid),
+                                        self.config.grid)
+            total = total + self.config.harmony_swap_weight * swap
+        return LossTerms(total=total, recon=recon, kl=kl, harmony=harmony, swap=swap)
 
 
 # --------------------------------------------------------------------------- key normalisation

@@ -432,7 +432,8 @@ def without_songs(data: TrainingData, songs: Sequence[str]) -> TrainingData:
 PRESETS: dict[str, dict] = {
     "pop-harmony": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
-                   "transpose": "all12", "encoder_chroma": True},
+                   "transpose": "all12", "encoder_chroma": True,
+                   "harmony_swap_weight": 20.0},
         "steps": 8000, "seed": 1, "corpus": "pop-music-midi",
         "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
                      "Someone Like You"),

@@ -18,6 +18,15 @@ from qbdi_musicology.pianoroll import bars_to_score, score_to_bars
 from qbdi_musicology.train import TrainingData, fit
 
 G = DEFAULT_GRID
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models train fastest on one thread (and do not fight other tests for cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 TRIADS = {"C": (48, 64, 67, 72), "F": (53, 65, 69, 72), "G": (43, 62, 67, 71),
           "Am": (45, 64, 69, 72)}
 
@@ -32,8 +41,7 @@ def block(pitches, pulses=True):
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    torch.set_num_threads(1)
+def model(tmp_path_factory, one_thread):
     bars, pieces, names = [], [], []
     for s, order in enumerate((["C", "Am", "F", "G"], ["C", "F", "G", "C"], ["Am", "F", "C", "G"])):
         for part in ("Verse", "Chorus"):

@@ -45,12 +45,12 @@ def test_chroma_target_of_a_c_major_triad():
 
 def test_loss_terms_are_finite_and_positive():
     model = BarVAE(ModelConfig(hidden=16, latent=4, harmony_dims=2, harmony_weight=1.0,
-                               free_bits=0.1, kl_anneal_steps=10))
+                               free_bits=0.1, kl_anneal_steps=10, harmony_swap_weight=2.0))
     x = torch.from_numpy(np.stack([chord_bar([60, 64, 67]), chord_bar([57, 60, 64])])
                          .reshape(2, -1).astype(np.float32))
     terms = model.loss(x, step=5, generator=torch.Generator().manual_seed(0))
     assert terms.recon > 0 and terms.kl >= 0 and terms.harmony > 0
-    assert torch.isfinite(terms.total)
+    assert torch.isfinite(terms.total) and terms.swap > 0
     assert model.kl_weight(5) == pytest.approx(0.5) and model.kl_weight(20) == 1.0
 
 
