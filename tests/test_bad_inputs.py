@@ -561,3 +561,35 @@ def test_code_in_a_model_file_never_runs(tmp_path: Path) -> None:
         with pytest.raises(ModelError):
             load_model(paths[case.name])
         assert not (paths[case.name].parent / case.marker).exists(), case.name
+
+
+def test_models_list_shows_broken_files_without_reading_their_tensors(corpus: Corpus,
+                                                                      tmp_path: Path) -> None:
+    """``qbdi models list --folder``: one UNREADABLE line per broken model, the good one listed,
+    exit 0, no traceback, and no code run (only headers are read)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(corpus.good[mbi.GOOD_MODEL], folder / "good.qbdi")
+    broken = [c for c in mbi.cases() if c.name.endswith(".qbdi") and c.name != "model_directory.qbdi"]
+    for case in broken:
+        shutil.copy(corpus.files[case.name], folder / case.name)
+    script = Path(sys.executable).parent / "qbdi"
+    command = [str(script)] if script.exists() else [
+        sys.executable, "-c", "import sys; from qbdi_musicology.cli import main; sys.exit(main())"]
+    proc = subprocess.run(command + ["models", "list", "--folder", str(folder)],
+                          capture_output=True, text=True, cwd=tmp_path, env=_runner_env(),
+                          timeout=CASE_SECONDS * 3, preexec_fn=_limit_memory)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("good:") or line.startswith("good ") for line in lines), lines
+    unreadable = {line.split(":", 1)[0] for line in lines if "UNREADABLE" in line}
+    # Files whose header is intact (tampered tensors, code in the tensors...) are listed
+    # from their header; the rest must be flagged.
+    must_flag = {"model_empty", "model_header_not_json", "model_header_endless",
+                 "model_header_not_object", "model_version_99", "model_version_text",
+                 "model_truncated", "model_tampered", "model_bare_torch_pickle"}
+    assert must_flag <= unreadable, sorted(must_flag - unreadable)
+    for case in broken:
+        if case.marker:
+            assert not (corpus.files[case.name].parent / case.marker).exists()

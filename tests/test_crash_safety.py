@@ -162,3 +162,26 @@ def test_killed_and_resumed_batch_equals_uninterrupted_run(inputs, tmp_path) -> 
     again = {str(p.relative_to(resumed)) for p in resumed.rglob("*") if p.is_file()}
     assert names == again
     assert {Path(n).suffix for n in names} >= set(COMPARED) - {".mxl", ".mid"}
+
+
+@pytest.mark.slow
+def test_batch_survives_broken_queries(inputs, tmp_path) -> None:
+    """Broken query files are recorded as failed, one line each; the good query is analysed."""
+    names = ["midi_truncated.mid", "xml_billion_laughs.musicxml", "mxl_zip_bomb.mxl",
+             "midi_percussion_only.mid", "xml_undeclared_part.musicxml"]
+    bad = mbi.generate(tmp_path / "bad", only=set(names))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [os.sys.executable, str(Path(__file__).resolve().parents[1] / "analyses" /
+                                "harmonic_drift.py"),
+         "--queries", str(inputs["C"]), *(str(bad[n]) for n in names), "--rates", "0,inf",
+         "--model", str(inputs["model"]), "--out", str(out), "--no-overview-image", "--quiet"],
+        capture_output=True, text=True, timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    failed = [line for line in proc.stdout.splitlines() if line.strip().startswith("failed:")]
+    assert len(failed) == len(names), proc.stdout
+    for name in names:
+        assert any(Path(name).stem in line for line in failed), (name, failed)
+    assert "1 of 6 pieces analysed" in proc.stdout
+    assert not _partials(out)
