@@ -131,3 +131,18 @@ def test_p_value_is_exact_for_a_few_rates():
     # Eight rates: 2 of 40320 orderings.
     rho, p = spearman_exact(range(8), range(8, 0, -1))
     assert p == pytest.approx(2 / 40320)
+
+
+def test_teaching_script_says_the_measured_numbers():
+    from qbdi_musicology.report.drift_report import teaching_script
+
+    rows = pd.DataFrame({"rate": [math.inf, 8.0, 0.0], "segments": [10, 10, 10],
+                         "chord_agreement": [0.6, 0.2, 0.1], "tonic_share": [0.2, 0.5, 1.0],
+                         "distinct_chords": [8, 4, 1], "query_tonic_share": [0.3] * 3,
+                         "key": ["f# minor"] * 3})
+    text = teaching_script(rows, "bwv66.6", listen={0.0: "rate-000.wav"})
+    assert "key (f# minor)" in text and "in 30% of the bars" in text
+    assert "Bach's chord in 6 of 10 bars (60%)" in text
+    assert "(rate-000.wav)" in text and "on the tonic in 10 of 10 bars" in text
+    assert "uses a single chord" in text
+    assert "Caution" not in text  # the tonic share does rise above Bach's own
