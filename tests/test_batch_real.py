@@ -110,3 +110,19 @@ def test_real_batch_two_jobs_equal_one(tiny_model, tmp_path):
     for path in one:
         twin = tmp_path / "two" / path.relative_to(tmp_path / "one")
         assert twin.read_bytes() == path.read_bytes(), path
+
+
+def test_shipped_model_batch_on_one_chorale(tmp_path, assert_valid_musicxml):
+    summary = run_batch(["corpus:bach-chorales/bwv66.6"], tmp_path, rates=(0.0, math.inf),
+                        progress=False, render=False)
+    assert not summary.failed, [r.error for r in summary.failed]
+    table = summary.table.set_index("rate")
+    # At rate 0 only the channel mean gets through: one chord for the whole piece.
+    assert table.loc[0.0, "distinct_chords"] == 1
+    assert table.loc[0.0, "active_dimensions"] == 0
+    assert table.loc[math.inf, "relative_distortion"] == 0
+    folder = query_dir(tmp_path, "bach-chorales_bwv66.6")
+    for name in ("rate-000.musicxml", "rate-inf.musicxml", "overview.musicxml"):
+        assert_valid_musicxml(folder / name)
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "rate-inf.musicxml" in page and "data:image/png;base64," in page
