@@ -418,15 +418,27 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
 
 
 def _require_pitched_notes(score, where: str) -> None:
-    """Refuse a score without a single pitched note that lasts (rests, drums, grace notes)."""
+    """Refuse a score without a pitched note that lasts, or with a pitch no MIDI key has.
+
+    "Pitched and lasting" excludes rests, drums and grace notes. Pitches are checked in
+    music21's pitch space (``ps``): its ``midi`` silently folds a C in octave 15 into 0-127.
+    """
     from music21 import chord, note
 
+    found = False
     for el in score.recurse().notes:
-        if isinstance(el, (note.Note, chord.Chord)) and not isinstance(el, note.Unpitched) \
-                and "PercussionChord" not in el.classes and el.quarterLength > 0:
-            return
-    raise InputError(f"{where}: no pitched note with a duration (only rests, percussion or "
-                     "zero-length notes); there is nothing to put on a pitch grid")
+        if isinstance(el, note.Unpitched) or "PercussionChord" in el.classes:
+            continue
+        if not isinstance(el, (note.Note, chord.Chord)):
+            continue
+        for p in el.pitches:
+            if not 0 <= p.ps <= 127:
+                raise InputError(f"{where}: bar {el.measureNumber}: {p.nameWithOctave} is "
+                                 "outside the MIDI range C-1 to G9; correct the note's octave")
+        found = found or el.quarterLength > 0
+    if not found:
+        raise InputError(f"{where}: no pitched note with a duration (only rests, percussion or "
+                         "zero-length notes); there is nothing to put on a pitch grid")
 
 
 def resolve_query(query: str, *, limits: Limits = DEFAULT_LIMITS, data_dir=None):

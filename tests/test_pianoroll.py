@@ -436,3 +436,9 @@ def test_named_key_and_flat_spelling():
     with pytest.raises(ParameterError, match="not a key name"):
         bars_to_score(bars, key="H-dur")
     assert estimate_key(empty_bars(2)) == (0, "major")
+
+
+def test_pitches_no_midi_key_has_are_errors():
+    s = _score(_part([(0, note.Note("C15", quarterLength=4))]))
+    with pytest.raises(InputError, match="pitch 192 is not a MIDI pitch"):
+        convert_score(s, source="impossible")
