@@ -1,5 +1,6 @@
-"""Same seed, same bytes: MusicXML, MIDI and CSV from ``qbdi query``, ``sweep`` and ``analyse``
-are byte-identical across two runs (in separate processes, with different hash seeds), and
+"""Same seed, same bytes: MusicXML, MIDI and CSV from ``qbdi query``, ``sweep``, ``analyse``
+and ``dynamics`` are byte-identical across two runs (in separate processes, with different
+hash seeds), and
 ``analyses/harmonic_drift.py`` writes the same files with ``--jobs 1`` and ``--jobs 2``.
 
 The model is a tiny untrained bar model written by ``tests/bad_inputs/make_bad_inputs.py``
@@ -97,7 +98,7 @@ for argv in {commands!r}:
 
 
 def _pipeline(run: Path, inputs: dict[str, Path], hash_seed: str) -> None:
-    """query, two sweeps (seeds 7 and 8) and analyse, in one fresh process."""
+    """query, two sweeps (seeds 7 and 8), analyse and dynamics, in one fresh process."""
     run.mkdir()
     model, query = str(inputs["model"]), str(inputs["C"])
     sweep = run / "sweep"
@@ -110,6 +111,7 @@ def _pipeline(run: Path, inputs: dict[str, Path], hash_seed: str) -> None:
          "--out", str(run / "sweep_seed8")],
         ["analyse", query, *(str(sweep / f"cadence_C_{t}.musicxml") for t in ("R0", "R8", "Rinf")),
          "--out", str(run / "analysis")],
+        ["dynamics", query, str(sweep / "cadence_C_R8.musicxml"), "--out", str(run / "dynamics")],
     ]
     code = PIPELINE.format(commands=commands)
     proc = subprocess.run([sys.executable, "-c", code], cwd=run, env=_env(hash_seed),
@@ -134,7 +136,8 @@ def test_query_sweep_analyse_are_byte_identical_across_runs(two_runs) -> None:
     # Every kind of output is covered: query and sweep scores, MIDI, the CSV tables.
     assert {"improv.musicxml", "improv.mid", "sweep/cadence_C_R8.musicxml",
             "sweep/cadence_C_R8.mid", "sweep/cadence_C_channel.csv",
-            "analysis/drift.csv", "analysis/annotated_R8.musicxml"} <= names
+            "analysis/drift.csv", "analysis/annotated_R8.musicxml",
+            "dynamics/ir_curves.csv", "dynamics/motifs.csv"} <= names
     # Musically: the improvisation keeps the query's four 4/4 bars.
     improv = converter.parse(str(a / "improv.musicxml"))
     part = improv.parts[0]
