@@ -68,6 +68,9 @@ def _argv(entry: str, bad: Path, good: dict[str, Path], out: Path, cache: Path) 
                         "--out", str(out)],
         "train": ["train", str(bad), "--out", str(out / "model.qbdi"), "--steps", "2",
                   "--threads", "1"],
+        "improvise-model": ["improvise", "--model", str(bad), "--bars", "2",
+                            "--out", str(out / "improv.musicxml"), "--midi"],
+        "demo": ["demo", "--query", str(bad), "--out", str(out)],
         # the bad file is put in place as OUT.training before the run (see Corpus)
         "train-resume": ["train", str(good["good_corpus"]), "--out", str(out / "model.qbdi"),
                          "--steps", "2", "--threads", "1", "--resume"],
@@ -436,7 +439,8 @@ def test_enough_cases_for_every_entry_point() -> None:
         counts[entry] = counts.get(entry, 0) + 1
     assert len({c.name for c in mbi.cases()}) >= 50
     for entry in ("query", "sweep", "analyse-query", "analyse-improv", "corpus", "dynamics",
-                  "query-model", "sweep-model", "train", "train-resume"):
+                  "query-model", "sweep-model", "train", "train-resume", "improvise-model",
+                  "demo"):
         assert counts.get(entry, 0) >= 1, entry
 
 

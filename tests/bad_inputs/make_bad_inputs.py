@@ -33,14 +33,15 @@ from pathlib import Path
 from typing import Callable
 
 # Entry points: the qbdi sub-commands (and roles) a score or model file goes through.
-SCORE_ENTRIES = ("query", "sweep", "analyse-query", "analyse-improv", "corpus", "dynamics")
-GRID_ENTRIES = ("query", "sweep", "corpus")  # a meter other than 4/4 is only wrong here
+SCORE_ENTRIES = ("query", "sweep", "analyse-query", "analyse-improv", "corpus", "dynamics",
+                 "demo")
+GRID_ENTRIES = ("query", "sweep", "corpus", "demo")  # a meter other than 4/4 is only wrong here
 # A score without sounding pitched notes cannot be a query or a corpus piece; as an
 # improvisation (the model may decode silence) or for the dynamics analysis (silence has a
 # well-defined, flat information rate) it is legal: see LEGAL_ODDITIES.
 QUERY_ENTRIES = ("query", "sweep", "analyse-query", "corpus")
 # A model file is read by --model, and as the training state of 'qbdi train --resume'.
-MODEL_ENTRIES = ("query-model", "sweep-model", "train-resume")
+MODEL_ENTRIES = ("query-model", "sweep-model", "train-resume", "improvise-model")
 
 #: Inputs that are odd but legal for some entry points: there they must finish in bounded
 #: time with exit status 0 or 2 (never a traceback), and one line on stderr if 2.
@@ -630,8 +631,9 @@ def _model_cases() -> list[BadInput]:
                  _model(version(99)), MODEL_ENTRIES),
         BadInput("model_version_text.qbdi", "format version 'one'", _model(version("one")),
                  MODEL_ENTRIES),
+        # (improvising from a 3/4 model alone is legal: it improvises in 3/4)
         BadInput("model_other_grid.qbdi", "trained on a 3/4 grid", _model(_other_grid),
-                 MODEL_ENTRIES),
+                 ("query-model", "sweep-model", "train-resume")),
         BadInput("model_header_not_json.qbdi", "header line is not JSON",
                  _write(b"QBDI-MODEL\n{not json at all\n" + b"\x00" * 64), MODEL_ENTRIES),
         BadInput("model_header_endless.qbdi", "2 MB header without an end",
