@@ -597,3 +597,22 @@ def test_models_list_shows_broken_files_without_reading_their_tensors(corpus: Co
     for case in broken:
         if case.marker:
             assert not (corpus.files[case.name].parent / case.marker).exists()
+
+
+def test_provenance_reader_is_bounded_on_a_zip_bomb(tmp_path: Path) -> None:
+    """``read_musicxml_fields`` (how ``qbdi analyse`` finds an improvisation's rate) refuses a
+    bomb within bounded memory too, not only after ``load_score`` has refused it."""
+    import tracemalloc
+
+    from qbdi_musicology.errors import InputError
+    from qbdi_musicology.musicxml import read_musicxml_fields
+
+    paths = mbi.generate(tmp_path, only={"mxl_zip_bomb.mxl"})
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError):
+            read_musicxml_fields(paths["mxl_zip_bomb.mxl"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 96 * 2**20, f"peak {peak / 2**20:.0f} MB while reading the fields"
