@@ -54,7 +54,7 @@ def test_corpus_help_has_an_example(capsys):
 
 
 def test_demo_writes_a_valid_round_trip(tmp_path, capsys, assert_valid_musicxml):
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--roundtrip-only"]) == 0
     out = capsys.readouterr().out
     path = tmp_path / "demo" / "bwv66.6_roundtrip.musicxml"
     assert str(path) in out and "round-tripped exactly" in out
@@ -71,13 +71,35 @@ def test_demo_writes_a_valid_round_trip(tmp_path, capsys, assert_valid_musicxml)
 def test_run_demo_on_a_midi_file(tmp_path):
     query = tmp_path / "tune.mid"
     query.write_bytes(midi_bytes([(0, 2, 62), (2, 2, 66), (4, 4, 69)]))
-    result = run_demo(tmp_path / "out", query=str(query), staves="one")
+    result = run_demo(tmp_path / "out", query=str(query), staves="one", improvise=False)
     assert result.outputs["roundtrip"].name == "tune_roundtrip.musicxml"
     assert "2 bars round-tripped exactly" in result.notes
 
 
 @pytest.mark.musescore
 def test_demo_output_opens_in_musescore(tmp_path, musescore):
-    path = run_demo(tmp_path).outputs["roundtrip"]
+    path = run_demo(tmp_path, improvise=False).outputs["roundtrip"]
     rendered = musescore(path, tmp_path / "demo.png")
     assert rendered.ok, rendered
+
+
+def test_demo_improvises_and_the_harmony_drifts_to_the_tonic(tmp_path, capsys,
+                                                             assert_valid_musicxml):
+    """The README's first command: the shipped model on bwv66.6 at five rates."""
+    import pandas as pd
+
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--rates", "inf,8,0"]) == 0
+    out = capsys.readouterr().out
+    for role in ("overview", "rate inf", "rate 0", "html", "markdown", "csv"):
+        assert f"{role}: " in out
+    folder = tmp_path / "demo" / "queries" / "bach-chorales_bwv66.6"
+    for name in ("overview.musicxml", "rate-inf.musicxml", "rate-008.musicxml",
+                 "rate-000.musicxml"):
+        assert_valid_musicxml(folder / name)
+    table = pd.read_csv(tmp_path / "demo" / "report" / "drift_table.csv")
+    by_rate = table.set_index(table["rate"].astype(float))
+    # At 0 bits/bar every bar decodes from the same latent: one chord, F# minor's tonic.
+    assert by_rate.loc[0.0, "distinct_chords"] == 1
+    assert by_rate.loc[0.0, "tonic_share"] == 1.0
+    assert by_rate.loc[float("inf"), "chord_agreement"] > by_rate.loc[0.0, "chord_agreement"]
+    assert "drift" in (tmp_path / "demo" / "report" / "report.html").read_text().lower()

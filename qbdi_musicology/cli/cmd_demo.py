@@ -1,9 +1,16 @@
 """``qbdi demo --out DIR``: the pipeline on the embedded default, a Bach chorale.
 
-Today the demo reads chorale bwv 66.6 from music21's corpus, turns it into piano-roll bars
-and back into a piano score, checks that the round trip is exact, and writes
-``DIR/<piece>_roundtrip.musicxml``. :func:`run_demo` is the whole job as a function, so that
-later steps (improvising with the model, analysis) can be added to it one by one.
+The demo reads chorale bwv 66.6 from music21's corpus and
+
+1. turns it into piano-roll bars and back, checks that the round trip is exact and writes
+   ``DIR/<piece>_roundtrip.musicxml`` (the chorale as the model sees it);
+2. queries the shipped model with it at several channel rates (full rate down to 0 bits per
+   bar) and writes, under ``DIR/queries/<piece>/``, one annotated MusicXML per rate and the
+   drift overview score that stacks the chorale over every rate's improvisation;
+3. writes the report under ``DIR/report/``: the drift table (CSV and Parquet), the figures,
+   ``report.html`` and ``summary.md`` with the verdict: does the harmony drift to the tonic?
+
+:func:`run_demo` is the whole job as a function.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from .common import add_command
 log = logging.getLogger(__name__)
 
 DEFAULT_QUERY = "corpus:bach-chorales/bwv66.6"
+#: Rates of the demonstration, bits per bar: the full rate, the paper's 256 and 32, and the
+#: low rates where the drift toward the tonic shows.
+DEMO_RATES = (float("inf"), 256.0, 32.0, 8.0, 0.0)
 
 
 @dataclass
@@ -36,7 +46,8 @@ def _piece_name(query: str) -> str:
 
 
 def run_demo(out_dir, *, query: str = DEFAULT_QUERY, staves: str = "grand",
-             data_dir=None) -> DemoResult:
+             data_dir=None, rates=DEMO_RATES, model: str | None = None, seed: int = 0,
+             improvise: bool = True) -> DemoResult:
     """Round-trip a score through the piano roll and write it as MusicXML into ``out_dir``.
 
     Example: ``run_demo("out/demo").outputs["roundtrip"]`` is
@@ -69,7 +80,39 @@ def run_demo(out_dir, *, query: str = DEFAULT_QUERY, staves: str = "grand",
     _write(roundtrip, path, fields)
     result.outputs["roundtrip"] = path
     result.notes.append(f"{len(conv.bars)} bars round-tripped exactly")
+    if improvise:
+        _improvise_and_report(result, out_dir, query, rates=rates, model=model, seed=seed)
     return result
+
+
+def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rates,
+                          model: str | None, seed: int) -> None:
+    """Sweep the query through the model and write the annotated scores and the report."""
+    from .. import batch
+    from ..errors import QbdiError
+
+    summary = batch.run_batch([query], out_dir, rates=list(rates), model=model, seed=seed,
+                              jobs=1, progress=True)
+    if summary.failed:
+        raise QbdiError(f"{query}: the improvisation failed: {summary.failed[0].error}")
+    folder = batch.query_dir(out_dir, summary.records[0].query_id)
+    overview = folder / "overview.musicxml"
+    if overview.exists():
+        result.outputs["overview"] = overview
+    for rate in rates:
+        path = folder / batch.rate_file_name(rate)
+        if path.exists():
+            result.outputs[f"rate {batch.rate_label(rate)}"] = path
+    for role in ("html", "markdown", "csv"):
+        if role in (summary.report_files or {}):
+            result.outputs[role] = summary.report_files[role]
+    table = summary.table
+    if table is not None and not table.empty and {"rate", "chord_agreement",
+                                                  "tonic_share"} <= set(table.columns):
+        for _, row in table.iterrows():
+            result.notes.append(
+                f"rate {batch.rate_label(row['rate'])}: chord agreement "
+                f"{row['chord_agreement']:.2f}, tonic share {row['tonic_share']:.2f}")
 
 
 def _write(score, path: Path, fields: dict) -> None:
@@ -99,13 +142,25 @@ def register(subparsers) -> None:
     parser.add_argument("--data-dir", default=None,
                         help="folder holding the shared corpora (default $QBDI_DATA or "
                              "../shared/data)")
+    parser.add_argument("--model", default=None,
+                        help="model file or shipped model name (default: the shipped model)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--rates", default=",".join(
+        "inf" if r == float("inf") else f"{r:g}" for r in DEMO_RATES),
+        help="channel rates in bits per bar (default: %(default)s)")
+    parser.add_argument("--roundtrip-only", action="store_true",
+                        help="only the piano-roll round trip, no model")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
-    result = run_demo(args.out, query=args.query, staves=args.staves, data_dir=args.data_dir)
+    from .common import parse_rates
+
+    result = run_demo(args.out, query=args.query, staves=args.staves, data_dir=args.data_dir,
+                      rates=parse_rates(args.rates), model=args.model, seed=args.seed,
+                      improvise=not args.roundtrip_only)
     for note in result.notes:
         print(note)
-    for path in result.outputs.values():
-        print(path)
+    for role, path in result.outputs.items():
+        print(f"{role}: {path}")
     return 0
