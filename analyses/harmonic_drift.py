@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
                         help="run the pieces on a Dask cluster, e.g. tcp://10.0.0.5:8786 "
                              "(the workers need qbdi-musicology and the query files)")
+    parser.add_argument("--overviews", choices=("all", "first", "none"), default="all",
+                        help="write the drift overview score for all pieces (default), "
+                             "only the first, or none; it is the slowest file to write")
     parser.add_argument("--no-overview-image", dest="render", action="store_false",
                         help="do not ask MuseScore for a picture of the drift overview")
     parser.add_argument("--retry-failed", action="store_true",
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             args.queries, args.out, rates=parse_rates(args.rates), limit=args.limit,
             model=args.model, seed=args.seed, jobs=args.jobs, dask=args.dask,
             task_fn=args.task or batch.DEFAULT_TASK, progress=not args.quiet,
-            render=args.render, retry_failed=args.retry_failed)
+            render=args.render, retry_failed=args.retry_failed, overviews=args.overviews)
     except QbdiError as exc:
         print(f"harmonic_drift: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ def main() -> int:
     parser.add_argument("--rates", default="0,8,32,64,128,256,512,inf")
     parser.add_argument("--corpus", default="corpus:bach-chorales")
     parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
+    parser.add_argument("--overviews", default="all", choices=("all", "first", "none"))
     parser.add_argument("--task", default=None, help="task function (module:function)")
     parser.add_argument("--keep", default=None, help="write into this folder and keep it")
     args = parser.parse_args()
@@ -44,17 +45,17 @@ def main() -> int:
         start = time.perf_counter()
         summary = batch.run_batch([args.corpus], out, rates=rates, limit=args.queries,
                                   model=args.model, jobs=args.jobs, task_fn=task,
-                                  progress=False)
+                                  progress=False, overviews=args.overviews)
         wall = time.perf_counter() - start
         start = time.perf_counter()
         again = batch.run_batch([args.corpus], out, rates=rates, limit=args.queries,
                                 model=args.model, jobs=args.jobs, task_fn=task,
-                                progress=False)
+                                progress=False, overviews=args.overviews)
         resume = time.perf_counter() - start
     done = len(summary.records) - len(summary.failed)
     print(f"batch: {done}/{len(summary.records)} queries x {len(rates)} rates "
           f"({', '.join('inf' if math.isinf(r) else f'{r:g}' for r in rates)}), "
-          f"--jobs {args.jobs}, task {task}")
+          f"--jobs {args.jobs}, overviews {args.overviews}, task {task}")
     for record in summary.failed:
         print(f"  failed: {record.spec}: {record.error}")
     print(f"end-to-end wall time: {wall:7.1f} s   budget {BUDGET_SECONDS:.0f} s   "
