@@ -2,7 +2,7 @@
 
 Equivalent to the command (see docs/model.md)::
 
-    qbdi train pop-music-midi --preset pop-harmony --threads 2 \\
+    qbdi train pop-music-midi --preset pop-harmony --threads 1 \\
         --out qbdi_musicology/models/pop-harmony.qbdi
 
 The recipe (model size, harmony part, transposition, steps, seed, held-out songs) is the
@@ -21,5 +21,5 @@ OUT = Path(__file__).resolve().parents[1] / "qbdi_musicology" / "models" / "pop-
 
 if __name__ == "__main__":
     out = sys.argv[1] if len(sys.argv) > 1 else str(OUT)
-    sys.exit(main(["train", "pop-music-midi", "--preset", "pop-harmony", "--threads", "2",
+    sys.exit(main(["train", "pop-music-midi", "--preset", "pop-harmony", "--threads", "1",
                    "--out", out] + sys.argv[2:]))
