@@ -503,7 +503,8 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
     parts.append("<p>" + "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}"
                                       for k, v in _settings_lines(settings)) + "</p>")
     parts.append(f"<p>{len(done)} of {len(records)} queries analysed"
-                 + (f", <span class='failed'>{len(failed)} could not be (see below)</span>" if failed else "")
+                 + (f", <span class='failed'>{len(failed)} could not be (see below)</span>"
+                    if failed else "")
                  + ".</p>")
     if overall is not None:
         parts.append(f"<h2>Verdict over all queries</h2><p class='verdict {overall.drifts}'>"
