@@ -9,7 +9,6 @@ model (latent 500).
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
 import torch
@@ -17,7 +16,8 @@ import torch
 from qbdi_musicology.grid import DEFAULT_GRID
 from qbdi_musicology.train import PRESETS, TrainingData, config_from_preset, fit
 
-STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+STEPS = int(sys.argv[1]) if len(sys.argv) > 1 else 100
+REPEATS = 3  # best of 3: the machine is shared, the fastest run is the least disturbed
 
 
 def fake_corpus(n_bars=2000, density=0.012, seed=0):
@@ -31,21 +31,24 @@ def fake_corpus(n_bars=2000, density=0.012, seed=0):
 def steps_per_second(config, threads):
     torch.set_num_threads(threads)
     data = fake_corpus()
-    t0 = time.perf_counter()
-    result = fit(data, config, seed=0, steps=STEPS, eval_every=10**9, progress=False)
-    return result.info["steps_per_second"], time.perf_counter() - t0
+    best = 0.0
+    for _ in range(REPEATS):
+        result = fit(data, config, seed=0, steps=STEPS, eval_every=10**9, progress=False)
+        best = max(best, result.info["steps_per_second"])
+    return best
 
 
 def main():
     preset = PRESETS["pop-harmony"]
     shipped = config_from_preset("pop-harmony", transpose="none", key_normalise=False)
     paper = config_from_preset("paper")
-    print(f"training speed, {STEPS} steps of batch 100 (2496 -> 500 -> latent)")
+    print(f"training speed, best of {REPEATS} runs of {STEPS} steps of batch 100 "
+          f"(2496 -> 500 -> latent)")
     rows = {}
     for name, config in (("shipped (latent %d)" % shipped.latent, shipped),
                          ("paper (latent 500)", paper)):
         for threads in (1, 2):
-            sps, _ = steps_per_second(config, threads)
+            sps = steps_per_second(config, threads)
             rows[(name, threads)] = sps
             print(f"  {name:22s} threads={threads}: {sps:7.1f} steps/s")
     best = max(v for (n, _), v in rows.items() if n.startswith("shipped"))

@@ -69,6 +69,9 @@ class ModelConfig:
       and the chroma of the result must be the first bar's. Then a query in a foreign style
       (whose texture code means little to a pop decoder) still gets its chords, and at low
       rates the chord follows the harmony part to the piece's average.
+    * ``harmony_mix``: in that loss, the harmony code is a random blend of two bars' codes
+      and the target the same blend of their chroma, so that an *average* harmony code (what
+      the channel sends at low rate) decodes to the average harmony of the bars it came from.
     """
 
     grid: Grid = field(default_factory=lambda: DEFAULT_GRID)
@@ -84,6 +87,7 @@ class ModelConfig:
     encoder_chroma: bool = False
     input_noise: float = 0.0
     harmony_swap_weight: float = 0.0
+    harmony_mix: bool = False
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.latent < 1:
@@ -263,9 +267,15 @@ class BarVAE(nn.Module):
         if self.config.harmony_swap_weight > 0 and x.shape[0] > 1:
             k = self.config.harmony_dims
             perm = torch.randperm(x.shape[0], generator=generator)
-            mixed = torch.cat([z[:, :k], z[perm, k:]], dim=1)
-            swap = chroma_cross_entropy(self.decode_logits(mixed), bar_chroma_targets(x, self.config.grid),
-                                        self.config.grid)
+            target = bar_chroma_targets(x, self.config.grid)
+            z_h = z[:, :k]
+            if self.config.harmony_mix:
+                other = torch.randperm(x.shape[0], generator=generator)
+                lam = torch.rand((x.shape[0], 1), generator=generator)
+                z_h = lam * z_h + (1 - lam) * z_h[other]
+                target = lam * target + (1 - lam) * target[other]
+            mixed = torch.cat([z_h, z[perm, k:]], dim=1)
+            swap = chroma_cross_entropy(self.decode_logits(mixed), target, self.config.grid)
             total = total + self.config.harmony_swap_weight * swap
         return LossTerms(total=total, recon=recon, kl=kl, harmony=harmony, swap=swap)
 

@@ -440,6 +440,15 @@ PRESETS: dict[str, dict] = {
         "description": "pop bars in all 12 keys; 12 of 32 latent dimensions carry the "
                        "bar's chord through the channel",
     },
+    "pop-harmony-mix": {
+        "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
+                   "transpose": "all12", "encoder_chroma": True,
+                   "harmony_swap_weight": 20.0, "harmony_mix": True},
+        "steps": 8000, "seed": 1, "corpus": "pop-music-midi",
+        "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
+                     "Someone Like You"),
+        "description": "as pop-harmony, and blends of harmony codes decode to blended chords",
+    },
     "paper": {
         "config": {"latent": 500, "transpose": "none"},
         "steps": 20000, "seed": 1, "corpus": "pop-music-midi", "hold_out": (),
