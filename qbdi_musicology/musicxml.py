@@ -42,6 +42,8 @@ import json
 import logging
 import math
 import os
+import threading
+import weakref
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -163,6 +165,31 @@ def read_musicxml_fields(path: str | os.PathLike) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------------------
+# scores built only to be written
+
+#: Scores whose builder gave them to the writer (:func:`mark_write_only`): notated in place.
+_WRITE_ONLY: "weakref.WeakSet[Any]" = weakref.WeakSet()
+#: Scores already notated in place: written again as they are, with no second notation.
+_PREPARED: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def mark_write_only(score):
+    """Let the writer notate ``score`` itself rather than a copy; return the score.
+
+    For a score made only to be written (an annotated score, the drift overview): copying
+    it first, as the writer does for a score it does not own, would cost a third of the
+    writing time for nothing. After the first write the score is notated (ties, beams,
+    accidentals, Roman numerals as lyrics); it can be written again, to the same bytes, but
+    should not be edited further. Example::
+
+        annotated = mark_write_only(annotate_pair(query, improvisation, rate=8))
+        musicxml_bytes(annotated)        # no defensive copy
+    """
+    _WRITE_ONLY.add(score)
+    return score
+
+
+# ----------------------------------------------------------------------------------------
 # writing
 
 
@@ -225,17 +252,57 @@ def musicxml_bytes(score, *, fields: Mapping[str, Any] | None = None,
     if not isinstance(score, stream.Stream):
         raise InputError(f"cannot write {type(score).__name__} as MusicXML: not a music21 "
                          "stream; parse the file with music21 first")
-    work = _prepare(score, copy_score=copy_score)
+    if score in _PREPARED:
+        work = score  # notated by an earlier write; notating it again is not needed
+    elif score in _WRITE_ONLY or not copy_score:
+        work = _prepare(score, copy_score=False)
+        if work is score:
+            _WRITE_ONLY.discard(score)
+            _PREPARED.add(score)
+    else:
+        work = _prepare(score, copy_score=True)
     exporter = GeneralObjectExporter(work)
     exporter.makeNotation = False
     try:
-        raw = exporter.parse()
+        with _no_sorted_chord_copies():
+            raw = exporter.parse()
     except Exception as exc:
         raise OutputError(f"music21 could not export the score as MusicXML: {exc}") from exc
     all_fields = score_fields(score)
     for name, value in (fields or {}).items():
         all_fields[str(name)] = field_text(value)
     return _fix_xml(raw, all_fields, has_composer=_has_composer(score))
+
+
+_EXPORT_LOCK = threading.Lock()
+
+
+class _no_sorted_chord_copies:
+    """While exporting, ``Chord.sortAscending()`` without ``inPlace`` returns the chord itself.
+
+    music21's exporter calls ``c.sortAscending()`` for every chord and throws the sorted
+    copy away (the notes are written in the chord's own order), so the deep copy it makes
+    is wasted: about a third of the export time of a piano score. Nothing else of music21
+    calls it during an export, and the lock keeps other threads' exports apart.
+    """
+
+    def __enter__(self):
+        from music21 import chord
+        _EXPORT_LOCK.acquire()
+        self._original = chord.Chord.sortAscending
+
+        original = self._original
+
+        def _sort_ascending(c, *, inPlace=False):
+            return original(c, inPlace=True) if inPlace else c
+        chord.Chord.sortAscending = _sort_ascending
+        return self
+
+    def __exit__(self, *exc):
+        from music21 import chord
+        chord.Chord.sortAscending = self._original
+        _EXPORT_LOCK.release()
+        return False
 
 
 def _refuse_input(score, path: Path) -> None:
@@ -432,26 +499,49 @@ def _fix_identification(root, fields: Mapping[str, str], has_composer: bool) -> 
 
 #: A4 page in tenths at music21's scaling (7 mm per 40 tenths): 210 x 297 mm.
 PAGE_WIDTH, PAGE_HEIGHT, PAGE_MARGIN = 1200, 1697, 85
+#: music21's default scaling: 7 mm per 40 tenths (a staff 7 mm high).
+DEFAULT_STAFF_MM = 7.0
 
 
 def _ensure_page_layout(root) -> None:
     """Give the page a size: MuseScore places credits (title, legend) relative to it.
 
-    Without one, MuseScore 3 stacks every credit in the top right corner.
+    Without one, MuseScore 3 stacks every credit in the top right corner. Page size and
+    credit positions are in tenths of a staff space, so a score with smaller staves
+    (``<scaling>`` below 7 mm) gets more tenths for the same A4 page, and its credits, placed
+    for the default scaling, are moved to the same place on paper.
     """
     from lxml import etree
     defaults = root.find("defaults")
     if defaults is None or defaults.find("page-layout") is not None:
         return
+    scaling = defaults.find("scaling")
+    factor = 1.0
+    if scaling is not None:
+        try:
+            mm = float(scaling.findtext("millimeters"))
+            tenths = float(scaling.findtext("tenths"))
+            factor = (DEFAULT_STAFF_MM / 40.0) / (mm / tenths)
+        except (TypeError, ValueError, ZeroDivisionError):
+            factor = 1.0
     layout = etree.Element("page-layout")
-    etree.SubElement(layout, "page-height").text = str(PAGE_HEIGHT)
-    etree.SubElement(layout, "page-width").text = str(PAGE_WIDTH)
+    etree.SubElement(layout, "page-height").text = str(round(PAGE_HEIGHT * factor))
+    etree.SubElement(layout, "page-width").text = str(round(PAGE_WIDTH * factor))
     margins = etree.SubElement(layout, "page-margins", type="both")
     for side in ("left", "right", "top", "bottom"):
-        etree.SubElement(margins, f"{side}-margin").text = str(PAGE_MARGIN)
-    scaling = defaults.find("scaling")
+        etree.SubElement(margins, f"{side}-margin").text = str(round(PAGE_MARGIN * factor))
     index = list(defaults).index(scaling) + 1 if scaling is not None else 0
     defaults.insert(index, layout)
+    if abs(factor - 1.0) > 1e-9:
+        for words in root.iterfind("credit/credit-words"):
+            for attr in ("default-x", "default-y"):
+                value = words.get(attr)
+                if value is not None:
+                    words.set(attr, _tenths_text(float(value) * factor))
+
+
+def _tenths_text(value: float) -> str:
+    return str(int(round(value))) if abs(value - round(value)) < 1e-6 else f"{value:.1f}"
 
 
 def _renumber_ids(root) -> None:

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -42,8 +43,8 @@ from ..analysis.chords import NO_CHORD, key_name
 from ..analysis.collisions import (MIN_FOREIGN_SHARE, MIN_TONNETZ_DISTANCE, AnalysedScore,
                                    _as_score, _ordinal_keys, analyse_score, compare)
 from ..errors import InputError
-from ..musicxml import PAGE_MARGIN, PAGE_HEIGHT, PAGE_WIDTH, score_fields, set_score_fields, \
-    write_musicxml
+from ..musicxml import PAGE_MARGIN, PAGE_HEIGHT, PAGE_WIDTH, mark_write_only, score_fields, \
+    set_score_fields, write_musicxml
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,13 @@ def _staves_of(score, label: str) -> _Staves:
     for i, part in enumerate(parts):
         name = part.partName or (f"{label} {i + 1}" if len(parts) > 1 else label)
         names.append(name)
-        measures.append([copy.deepcopy(m) for m in part.getElementsByClass(stream.Measure)])
+        copied = [copy.deepcopy(m) for m in part.getElementsByClass(stream.Measure)]
+        for m in copied:
+            # the source edition's system and page breaks (a chorale breaks every two or
+            # three bars) do not suit a score with more staves: MuseScore lays it out
+            for el in list(m.getElementsByClass((layout.SystemLayout, layout.PageLayout))):
+                m.remove(el)
+        measures.append(copied)
         classes.append(type(part))
     grand = []
     for group in score.getElementsByClass(layout.StaffGroup) if isinstance(
@@ -205,14 +212,23 @@ def _positions(table: pd.DataFrame, per: str, shift: float) -> list[tuple[int, f
     return out
 
 
+@functools.lru_cache(maxsize=512)
+def _chord_symbol_model(root: str, quality: str):
+    from music21 import harmony
+    m21root = root[0] + root[1:].replace("b", "-")
+    return harmony.ChordSymbol(root=m21root, kind=quality)
+
+
 def _chord_symbol(row):
+    """A new chord symbol for a table row (``G`` major, ``D7``... or ``N.C.``).
+
+    Symbols are copied from one made per (root, kind): music21 spells a chord symbol's
+    pitches when it is made, which costs ten times the copy.
+    """
     from music21 import harmony
     if row.chord_symbol == NO_CHORD:
         return harmony.NoChord()
-    root = row.root
-    m21root = root[0] + root[1:].replace("b", "-")
-    cs = harmony.ChordSymbol(root=m21root, kind=row.quality)
-    return cs
+    return copy.deepcopy(_chord_symbol_model(row.root, row.quality))
 
 
 def _notes_in(measure, start: float, end: float):
@@ -334,6 +350,33 @@ def _assemble(score, groups: list[tuple[_Staves, str, str]]) -> None:
                                               barTogether=True))
 
 
+#: Height in millimetres of a system that fits under the page-1 header of an A4 page, and
+#: the height of one staff with its share of the space around it, in staff spaces (a staff
+#: is 4 spaces high; MuseScore leaves about 6.5 between staves, chord symbols and lyrics
+#: need the rest).
+SYSTEM_HEIGHT_MM, SPACES_PER_STAFF = 230.0, 12.5
+#: Staff height in millimetres (MusicXML scaling: millimetres per 40 tenths): the largest,
+#: music21's default, and the smallest still readable on paper.
+STAFF_MM_MAX, STAFF_MM_DENSE, STAFF_MM_MIN = 7.0, 4.6, 3.6
+
+
+def staff_height_mm(n_staves: int, *, largest: float = STAFF_MM_MAX) -> float:
+    """Staff height so that a system of ``n_staves`` staves fits on a page.
+
+    Example: the drift overview of a chorale at 8 rates has 18 staves (9 grand staves):
+    ``staff_height_mm(18)`` is 4.1 mm instead of 7, so MuseScore can put a whole system on
+    page 1 rather than leave it empty under the title.
+    """
+    fit = SYSTEM_HEIGHT_MM / (n_staves * SPACES_PER_STAFF / 4.0)
+    return round(max(STAFF_MM_MIN, min(largest, fit)), 2)
+
+
+def _scale(score, millimeters: float) -> None:
+    """Write the staff size as the score's MusicXML ``<defaults><scaling>``."""
+    from music21 import layout
+    score.insert(0, layout.ScoreLayout(scalingMillimeters=millimeters, scalingTenths=40))
+
+
 def _renumber(score) -> None:
     """Bars numbered from 1 (an upbeat padded to a full bar counts as bar 1 of the file)."""
     from music21 import stream
@@ -401,6 +444,9 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
                            "analysis per": per})
     _assemble(out, [(q_staves, "Query", "Q."), (i_staves, "Improvisation", "Impr.")])
     _renumber(out)
+    # smaller than music21's 7 mm: a bar of sixteenths in the improvisation otherwise
+    # leaves room for two or three bars per page
+    _scale(out, staff_height_mm(len(out.parts), largest=STAFF_MM_DENSE))
     agreement = float(pairs["same_chord"].mean()) if len(pairs) else math.nan
     bars = f"{n_bars} bars" if n_query == n_improv else \
         f"first {n_bars} bars (query {n_query}, improvisation {n_improv})"
@@ -408,7 +454,7 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
              f"labels per {per}, {len(pairs)} segments, {bars}",
              f"Chord agreement {agreement:.2f}; collisions {counts['collisions']}"]
     _header(out, out.metadata.title, "\n".join(facts), _legend(per))
-    return out
+    return mark_write_only(out)  # built here: the writer need not copy it
 
 
 def _improvisation_name(rate: Any) -> str:
@@ -549,9 +595,10 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
         for g, r in zip(groups[1:], rates)]
     _assemble(out, labelled)
     _renumber(out)
+    _scale(out, staff_height_mm(len(out.parts)))  # one system of every staff per page
     facts = [f"Key: {key_name(q.key)}", f"labels per {per}, {n_bars} bars"] + summary
     _header(out, out.metadata.title, "\n".join(facts), _legend(per))
-    return out
+    return mark_write_only(out)  # built here: the writer need not copy it
 
 
 def write_overview(query, improvisations: Mapping[Any, Any], path, *, per: str = "bar",
