@@ -156,3 +156,23 @@ def test_every_quality_and_spelling_writes_valid_chord_symbols(tmp_path, assert_
                    ("C", "augmented", []), ("G", "dominant", []), ("D", "minor-seventh", []),
                    ("F", "major-seventh", []), ("B", "half-diminished", []),
                    ("C#", "diminished-seventh", []), ("E#", "major", []), ("Cb", "major", [])]
+
+
+def test_overview_of_eight_rates_gets_smaller_staves_on_an_a4_page(tmp_path,
+                                                                   assert_valid_musicxml):
+    """18 staves at 7 mm do not fit a page: the staff shrinks, the page stays A4."""
+    from qbdi_musicology.musicxml import musicxml_bytes
+    from qbdi_musicology.annotate.harmony import staff_height_mm
+    query = bars_score([C, G, C, F])
+    sweep = {rate: bars_score([C, D, C, F]) for rate in (0.0, 8.0, 16.0, 32.0, 64.0, 128.0,
+                                                          256.0, math.inf)}
+    path = write_overview(query, sweep, tmp_path / "overview.musicxml", key="C")
+    assert_valid_musicxml(path)
+    root = _xml(path)
+    mm = float(root.findtext("defaults/scaling/millimeters"))
+    assert mm == staff_height_mm(18) and mm < 5.0
+    height = float(root.findtext("defaults/page-layout/page-height"))
+    assert abs(height * mm / 40 - 297) < 1.0  # still an A4 page, in tenths of this scaling
+    # the overview written by the batch (a score built only to be written, written twice)
+    score = drift_overview(query, sweep, key="C")
+    assert musicxml_bytes(score) == musicxml_bytes(score) == path.read_bytes()
