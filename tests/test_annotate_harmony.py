@@ -176,3 +176,34 @@ def test_overview_of_eight_rates_gets_smaller_staves_on_an_a4_page(tmp_path,
     # the overview written by the batch (a score built only to be written, written twice)
     score = drift_overview(query, sweep, key="C")
     assert musicxml_bytes(score) == musicxml_bytes(score) == path.read_bytes()
+
+
+def _improvisation_symbols(score):
+    """Chord-symbol figures over the improvisation (the last staff of the pair)."""
+    return [h.figure for h in score.parts[-1].recurse().getElementsByClass(harmony.Harmony)]
+
+
+def test_an_improvisation_edited_in_place_is_analysed_again():
+    """Analyses are reused for the same score, but not once its notes changed."""
+    query = bars_score([C, G, C, F])
+    improv = bars_score([C, G, C, F])
+    assert _improvisation_symbols(annotate_pair(query, improv, key="C")) == ["C", "G", "C", "F"]
+    improv.transpose(interval.Interval("M2"), inPlace=True)  # now D, A, D, G
+    assert _improvisation_symbols(annotate_pair(query, improv, key="C")) == ["D", "A", "D", "G"]
+
+
+def test_analyses_given_by_the_caller_are_used_as_they_are():
+    """The batch has analysed the scores already: the scores get the labels it was given."""
+    from qbdi_musicology.analysis.collisions import analyse_score
+    query = bars_score([C, G, C, F])
+    sweep = {8.0: bars_score([C, G, C, F])}
+    q = analyse_score(query, key="C", name="query")
+    # the analysis of another score stands in for the improvisation's: its labels are written
+    other = analyse_score(bars_score([D, D, D, D]), key=q.key, name="improvisation")
+    overview = drift_overview(query, sweep, key="C", query_analysis=q, analyses={8.0: other})
+    treble = overview.parts[2]  # the 8 bits/bar grand staff, under the query's two staves
+    assert [h.figure for h in treble.recurse().getElementsByClass(harmony.Harmony)] == \
+        ["D", "D", "D", "D"]
+    pair = annotate_pair(query, sweep[8.0], key="C", query_analysis=q,
+                         improvisation_analysis=other)
+    assert _improvisation_symbols(pair) == ["D", "D", "D", "D"]

@@ -32,6 +32,7 @@ import copy
 import functools
 import logging
 import math
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -390,12 +391,43 @@ def _rehearsal(staves: _Staves, text: str) -> None:
     staves.measures[0][0].insert(0, expressions.RehearsalMark(text))
 
 
+#: Analyses already made in this process, by score (identity): the annotated score of each
+#: rate and the drift overview of the same sweep label the same scores; each is analysed
+#: once. An entry is used only while the score still has the same notes (fingerprint).
+_ANALYSES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _fingerprint(score) -> int:
+    """What an edit of the score would change: its length, its notes' durations and pitches."""
+    return hash((float(score.highestTime), tuple(
+        (float(n.quarterLength), tuple(p.ps for p in n.pitches))
+        for n in score.recurse().notesAndRests)))
+
+
+def _analysed(score, *, per: str, key, name: str) -> AnalysedScore:
+    """``analyse_score`` of ``score``, made once per score, segmentation and key."""
+    wanted = (per, repr(key), name)
+    fingerprint = _fingerprint(score)
+    try:
+        known = _ANALYSES.setdefault(score, {})
+    except TypeError:  # not weakly referable: analyse every time
+        known = {}
+    found = known.get(wanted)
+    if found is not None and found[0] == fingerprint:
+        return found[1]
+    result = analyse_score(score, per=per, key=key, name=name)
+    known[wanted] = (fingerprint, result)
+    return result
+
+
 def _analysis_of(query, improvisation, per, key, min_foreign_share, min_tonnetz_distance,
-                 query_analysis: AnalysedScore | None = None):
-    q = query_analysis or analyse_score(query, per=per, key=key, name="query")
+                 query_analysis: AnalysedScore | None = None,
+                 improvisation_analysis: AnalysedScore | None = None):
+    q = query_analysis or _analysed(query, per=per, key=key, name="query")
     if q.key is None:
         raise InputError("the query has no sounding notes, so no key can be found")
-    i = analyse_score(improvisation, per=per, key=q.key, name="improvisation")
+    i = improvisation_analysis or _analysed(improvisation, per=per, key=q.key,
+                                            name="improvisation")
     pairs = compare(q, i, min_foreign_share=min_foreign_share,
                     min_tonnetz_distance=min_tonnetz_distance, per=per)
     return q, i, pairs
@@ -413,18 +445,24 @@ def _improv_collisions(i: AnalysedScore, pairs: pd.DataFrame) -> pd.DataFrame:
 
 def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", key=None,
                   min_foreign_share: float = MIN_FOREIGN_SHARE,
-                  min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE):
+                  min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE,
+                  query_analysis: AnalysedScore | None = None,
+                  improvisation_analysis: AnalysedScore | None = None):
     """A new score: the query's staves over the improvisation's, with the harmony written in.
 
     Neither input is changed. Bars are paired in order and both scores are cut to the
     bars they share (the header says so). Example: a bar of G-B-D over a bar of D-F#-A in
     C major gets "G" and "V" on the query, "D", "II" and the red text "G vs D" on the
     improvisation.
+
+    ``query_analysis`` / ``improvisation_analysis``: the scores' :func:`analyse_score`
+    results when the caller has them already (same ``per``; the improvisation analysed in
+    the query's key); otherwise they are made here, once per score in a process.
     """
     from music21 import metadata, stream
     query, improvisation = _as_score(query), _as_score(improvisation)
     q, i, pairs = _analysis_of(query, improvisation, per, key, min_foreign_share,
-                               min_tonnetz_distance)
+                               min_tonnetz_distance, query_analysis, improvisation_analysis)
     q_staves = _staves_of(query, "Query")
     i_staves = _staves_of(improvisation, "Improvisation")
     n_query, n_improv = len(q_staves.measures[0]), len(i_staves.measures[0])
@@ -550,33 +588,39 @@ def grand_staff_reduction(score, label: str) -> _Staves:
 
 def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar", key=None,
                    min_foreign_share: float = MIN_FOREIGN_SHARE,
-                   min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE):
+                   min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE,
+                   query_analysis: AnalysedScore | None = None,
+                   analyses: Mapping[Any, AnalysedScore] | None = None):
     """The query over every rate's improvisation, one grand staff each, highest rate first.
 
     Each grand staff carries its chord symbols and Roman numerals; collisions with the query
     are red. Reading a bar downwards shows what each rate kept of the query's harmony.
+    ``query_analysis`` and ``analyses`` (by rate) reuse analyses the caller made already,
+    as in :func:`annotate_pair`.
     """
     from music21 import metadata, stream
     from ..analysis.drift import _sort_rates
     if not improvisations:
         raise InputError("no improvisations for the drift overview; give at least one")
     query = _as_score(query)
-    q = analyse_score(query, per=per, key=key, name="query")
+    q = query_analysis or _analysed(query, per=per, key=key, name="query")
     if q.key is None:
         raise InputError("the query has no sounding notes, so no key can be found")
     rates = _sort_rates(list(improvisations))
     groups = [grand_staff_reduction(query, "Query")]
-    analyses = []
+    given = dict(analyses or {})
+    made = []
     for rate in rates:
         improv = _as_score(improvisations[rate])
         _, i, pairs = _analysis_of(query, improv, per, key, min_foreign_share,
-                                   min_tonnetz_distance, query_analysis=q)
-        analyses.append((rate, i, pairs))
+                                   min_tonnetz_distance, query_analysis=q,
+                                   improvisation_analysis=given.get(rate))
+        made.append((rate, i, pairs))
         groups.append(grand_staff_reduction(improv, rate_text(rate) or str(rate)))
     n_bars, shifts = _align(groups)
     _write_labels(groups[0], q.table, _positions(q.table, per, shifts[0]))
     summary = []
-    for g, shift, (rate, i, pairs) in zip(groups[1:], shifts[1:], analyses):
+    for g, shift, (rate, i, pairs) in zip(groups[1:], shifts[1:], made):
         counts = _write_labels(g, i.table, _positions(i.table, per, shift),
                                collisions=_improv_collisions(i, pairs))
         # no rehearsal marks here: MuseScore stacks them all over the top staff; the staff
