@@ -187,6 +187,7 @@ def measure_model(name: str, model_spec: str | None, specs: dict[str, str], rate
     from qbdi_musicology.batch import run_batch
     from qbdi_musicology.checkpoint import load_model
     from qbdi_musicology.evaluate import evaluate_model, load_query_set
+    from qbdi_musicology.report.drift_report import overall_verdict, verdicts
 
     started = time.perf_counter()
     model = load_model(model_spec)
@@ -199,7 +200,8 @@ def measure_model(name: str, model_spec: str | None, specs: dict[str, str], rate
     evaluated = pd.DataFrame(evaluate_model(model, queries, rates, seed=seed))
     evaluated = evaluated[["query", "rate", "bars", "triad_agreement", "root_agreement",
                            "texture_difference", "tonic_share", "query_tonic_share",
-                           "distinct_chords", "active_dims", "dims_with_bits"]]
+                           "distinct_chords", "main_chord", "tonic", "active_dims",
+                           "dims_with_bits"]]
     batch = run_batch(list(specs.values()), out / f"batch-{name}", rates=rates,
                       model=model_spec, seed=seed, overviews="first", render=False,
                       progress=progress)
@@ -213,8 +215,13 @@ def measure_model(name: str, model_spec: str | None, specs: dict[str, str], rate
     rows.insert(0, "model", name)
     rows.insert(2, "group", rows["query"].map(group_of))
     failed = [f"{r.spec}: {r.error}" for r in batch.failed]
+    # The drift batch's own verdicts (Spearman's rho of tonic share against rate).
+    per_query = verdicts(batch.table)["drifts"].value_counts()
+    verdict = {"overall": overall_verdict(batch.table).text,
+               "per query": ", ".join(f"{per_query.get(k, 0)} {k}"
+                                      for k in ("yes", "weak", "no", "flat"))}
     logging.info("%s measured in %.0f s", name, time.perf_counter() - started)
-    return rows, failed
+    return rows, failed, verdict
 
 
 def summarise(rows):
@@ -230,7 +237,8 @@ def _cell(value) -> str:
         else f"{value:.2f}"
 
 
-def summary_markdown(summary, *, info: dict, failed: list[str]) -> str:
+def summary_markdown(summary, *, info: dict, failed: list[str],
+                     drift_verdicts: dict[str, dict] | None = None) -> str:
     """The summary as Markdown: one table per model, then the paper's claims."""
     lines = ["# Paper reproduction: measured", ""]
     for key, value in info.items():
@@ -248,6 +256,17 @@ def summary_markdown(summary, *, info: dict, failed: list[str]) -> str:
                 for c, _ in SUMMARY_MEASURES]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+        verdict = (drift_verdicts or {}).get(model)
+        if verdict:
+            lines += [f"Drift toward the tonic (mean tonic share over queries): "
+                      f"{verdict['overall']} Per query: {verdict['per query']}.", ""]
+    lines += ["Measures (means over queries): *triad agreement*, *texture difference*, "
+              "*tonic share* and *query's tonic share* from `qbdi_musicology.evaluate` "
+              "(best major/minor triad per bar); *collisions per bar* (share of bars whose "
+              "chord clashes with the query's), *IR* (information rate in bits at the best "
+              "threshold, Tonnetz distance on beat chroma) and the drift verdict from the "
+              "drift batch (`qbdi_musicology.batch`, chord labels per bar); *latent dims "
+              "sent*: dimensions the channel gave at least one bit.", ""]
     lines += ["## The paper's claims and what to read", "",
               "| claim | measured by |", "|---|---|"]
     lines += [f"| {claim} | {measure} |" for claim, measure in CLAIMS]
@@ -282,10 +301,10 @@ def run(args: argparse.Namespace) -> int:
         timings["train (or reuse) paper model"] = time.perf_counter() - t0
     if SHIPPED in models:
         model_specs[SHIPPED] = None  # the shipped default
-    frames, failed = [], []
+    frames, failed, drift_verdicts = [], [], {}
     for name, spec in model_specs.items():
         t0 = time.perf_counter()
-        rows, bad = measure_model(name, spec, specs, rates, out, seed=args.seed,
+        rows, bad, drift_verdicts[name] = measure_model(name, spec, specs, rates, out, seed=args.seed,
                                   progress=not args.quiet)
         frames.append(rows)
         failed += [f"{name}: {b}" for b in bad]
@@ -307,7 +326,8 @@ def run(args: argparse.Namespace) -> int:
     info["run time (s)"] = ", ".join(f"{k} {v:.0f}" for k, v in timings.items())
     write_text_atomic(out / "per_query.csv", rows.to_csv(index=False, float_format="%.6g"))
     write_text_atomic(out / "summary.csv", summary.to_csv(index=False, float_format="%.6g"))
-    write_text_atomic(out / "summary.md", summary_markdown(summary, info=info, failed=failed))
+    write_text_atomic(out / "summary.md", summary_markdown(summary, info=info, failed=failed,
+                                                            drift_verdicts=drift_verdicts))
     print(f"wrote {out / 'summary.md'} ({timings['total']:.0f} s)")
     return 0
 
