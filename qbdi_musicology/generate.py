@@ -193,18 +193,40 @@ def rate_label(rate: float) -> str:
     return f"R = {text} bits/bar"
 
 
+def _key_signature(key: tuple[int, str] | None):
+    """The query's key as a music21 Key, spelled with the fewer accidentals (F# not G-flat).
+
+    An improvisation is written in its query's key, so that a theorist reads it against the
+    same signature and the Roman numerals refer to the same tonic.
+    """
+    if key is None:
+        return None
+    from music21 import key as m21key
+    from music21 import pitch
+
+    from .analysis.chroma import PITCH_NAMES
+
+    tonic = pitch.Pitch(PITCH_NAMES[key[0] % 12])
+    names = sorted({tonic.name, tonic.getEnharmonic().name})
+    return min((m21key.Key(n, key[1]) for n in names), key=lambda k: abs(k.sharps))
+
+
 def _improvisation_score(bars: np.ndarray, grid: Grid, *, title: str, tempo: float,
-                         fields: dict, query_bars: np.ndarray | None = None):
+                         fields: dict, query_bars: np.ndarray | None = None,
+                         key: tuple[int, str] | None = None):
     from .musicxml import set_score_fields
     from .pianoroll import bars_to_score
 
-    score = bars_to_score(bars, grid, tempo=tempo, instrument="Piano", title=title)
+    signature = _key_signature(key)
+    score = bars_to_score(bars, grid, tempo=tempo, instrument="Piano", title=title,
+                          key=signature)
     for part in score.parts:
         part.partName = "Improvisation"
     if query_bars is not None:
         from music21 import layout
 
-        shown = bars_to_score(query_bars, grid, tempo=None, instrument="Piano", title=title)
+        shown = bars_to_score(query_bars, grid, tempo=None, instrument="Piano", title=title,
+                              key=signature)
         query_parts = list(shown.parts)
         for number, part in enumerate(query_parts):
             part.partName = "Query"
@@ -281,7 +303,7 @@ def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: flo
         fields = _fields(provenance, seed=seed, threshold=threshold, enc=enc,
                          rate=result.rate_bits, channel=channel)
         improv = _improvisation_score(bars, enc.grid, title=title, tempo=enc.tempo,
-                                      fields=fields,
+                                      fields=fields, key=enc.key,
                                       query_bars=enc.bars if include_query else None)
         out.append((result.rate_bits, improv, result))
     return out

@@ -180,3 +180,16 @@ def test_cli_writes_valid_files_and_nothing_on_error(model, tmp_path, assert_val
     imp = tmp_path / "imp.musicxml"
     assert main(["improvise", "--bars", "2", "--out", str(imp), "--model", str(model.path)]) == 0
     assert_valid_musicxml(imp)
+
+
+def test_improvisation_is_written_in_the_query_key(model):
+    """A D-major query (D, G, A, D) gives an improvisation under two sharps, query staves too."""
+    from qbdi_musicology.generate import query
+
+    triads = {"D": (50, 66, 69, 74), "G": (43, 62, 67, 71), "A": (45, 64, 69, 73)}
+    bars = np.stack([block(triads[n], pulses=False) for n in ("D", "G", "A", "D")])
+    out = query(bars_to_score(bars, G, tempo=90, title="in D"), model, seed=1,
+                include_query=True)
+    signatures = {ks.sharps for ks in out.recurse().getElementsByClass("KeySignature")}
+    assert signatures == {2}
+    assert score_fields(out)["query_key"] == "D major"
