@@ -203,6 +203,7 @@ def load_model(path_or_name: str | os.PathLike | None = None, *,
     tensors = _load_tensors(path, payload)
     extra = {k[len("extra/"):]: v for k, v in tensors.items() if k.startswith("extra/")}
     state = {k: v for k, v in tensors.items() if not k.startswith("extra/")}
+    _check_shapes(path, config, state)
     model = BarVAE(config)
     try:
         model.load_state_dict(state, strict=True)
@@ -213,6 +214,31 @@ def load_model(path_or_name: str | os.PathLike | None = None, *,
     model.eval()
     return LoadedModel(model=model, config=config, header=header, path=path,
                        sha256=header["payload_sha256"], extra_tensors=extra)
+
+
+def _check_shapes(path: Path, config, state: dict) -> None:
+    """Refuse a header whose configuration does not fit its tensors, before building it.
+
+    The header is not covered by the checksum, so an edited one could ask for a model of
+    any size; the skeleton is built on torch's "meta" device, which allocates nothing.
+    """
+    import torch
+
+    from .model import BarVAE
+
+    try:
+        with torch.device("meta"):
+            skeleton = BarVAE(config)
+    except (RuntimeError, ValueError, OverflowError) as exc:
+        raise ModelError(f"{path}: the model configuration cannot be built ({exc}); "
+                         f"the file is corrupt") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if expected != found:
+        wrong = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+        raise ModelError(f"{path}: the weights do not fit the model configuration in its "
+                         f"header ({', '.join(wrong[:3])}); the file is corrupt or edited, "
+                         f"retrain or re-download the model")
 
 
 def list_models(folder: str | os.PathLike | None = None) -> list[dict]:
