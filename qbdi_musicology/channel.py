@@ -63,7 +63,7 @@ __all__ = [
 #: Where the source variance ``s^2`` comes from (see :class:`ChannelOptions`).
 VARIANCE_CHOICES = ("query", "posterior", "prior")
 #: Where the channel mean ``m`` comes from (see :class:`ChannelOptions`).
-MEAN_CHOICES = ("query", "posterior", "prior")
+MEAN_CHOICES = ("query", "posterior", "prior", "tonic")
 #: Finite rates above this are refused (use ``inf`` for a lossless channel).
 MAX_FINITE_RATE = float(2 ** 40)
 
@@ -93,6 +93,12 @@ class ChannelOptions:
       isolates the effect of the noise from the effect of forgetting.
     * ``"prior"``: 0, the centre of the VAE's prior. At rate 0 every bar decodes the
       model's own "default" bar, independent of the query.
+    * ``"tonic"``: a code given by the caller (``mean_vector=`` of :func:`transmit`), in
+      practice the encoder's code of a bar holding the query's tonic triad
+      (:func:`qbdi_musicology.generate.tonic_code`). The receiver is told the query's key
+      once per piece (at most ``log2(24)``, about 4.6 bits per piece) and shrinks what it
+      was not sent toward the tonic: at rate 0 every bar decodes a tonic chord. This is a
+      modelling choice, the key as side information, not something the channel finds.
 
     ``sample`` -- ``False`` (default) sends ``z = mu``; ``True`` first draws
     ``z ~ N(mu, exp(logvar))`` with the seed, adding the encoder's own uncertainty.
@@ -101,6 +107,7 @@ class ChannelOptions:
 
         ChannelOptions()                       # the documented defaults
         ChannelOptions(variance="posterior")   # the reference notebook's allocation
+        ChannelOptions(mean="tonic")           # needs transmit(..., mean_vector=code)
     """
 
     variance: str = "query"
@@ -288,7 +295,34 @@ class _Source:
     eps: np.ndarray             # (n_bars, d) standard normal channel noise
 
 
-def _prepare(mu: Any, logvar: Any, seed: int, options: ChannelOptions) -> _Source:
+def _check_mean_vector(mean_vector: Any, options: ChannelOptions, d: int) -> np.ndarray | None:
+    """The caller's channel mean for ``mean="tonic"`` as a (d,) vector, or None otherwise."""
+    if options.mean != "tonic":
+        if mean_vector is not None:
+            raise ParameterError(
+                f"a mean_vector was given but the channel mean option is {options.mean!r}; "
+                "use ChannelOptions(mean='tonic') to send a given mean, or drop mean_vector")
+        return None
+    if mean_vector is None:
+        raise ParameterError(
+            "channel mean option 'tonic' needs the tonic's latent code: pass "
+            "mean_vector= (see generate.tonic_code), or choose another mean option")
+    try:
+        vec = np.asarray(mean_vector, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError("mean_vector must be a numeric vector, one value per latent "
+                             "dimension") from None
+    if vec.shape != (d,):
+        raise ParameterError(
+            f"mean_vector has shape {vec.shape} but the latents have {d} dimensions; "
+            f"give a vector of shape ({d},)")
+    if not np.all(np.isfinite(vec)):
+        raise ParameterError("mean_vector has non-finite values; all must be finite")
+    return vec
+
+
+def _prepare(mu: Any, logvar: Any, seed: int, options: ChannelOptions,
+             mean_vector: Any = None) -> _Source:
     if not isinstance(options, ChannelOptions):
         raise ParameterError(
             f"options must be a ChannelOptions, got {type(options).__name__}")
@@ -311,6 +345,7 @@ def _prepare(mu: Any, logvar: Any, seed: int, options: ChannelOptions) -> _Sourc
             raise ParameterError(
                 "logvar has values above 700 (variance overflows); check the encoder")
     n_bars, d = mu.shape
+    given_mean = _check_mean_vector(mean_vector, options, d)
     rng = np.random.default_rng(seed)
     # Draw order is part of the contract (same seed -> same output): z first, then eps.
     if options.sample:
@@ -328,6 +363,8 @@ def _prepare(mu: Any, logvar: Any, seed: int, options: ChannelOptions) -> _Sourc
         mean = np.broadcast_to(mu.mean(axis=0), (n_bars, d))
     elif options.mean == "posterior":
         mean = mu
+    elif options.mean == "tonic":
+        mean = np.broadcast_to(given_mean, (n_bars, d))
     else:
         mean = np.zeros((n_bars, d))
     return _Source(z=z, mean=np.array(mean), variance=variance, eps=eps)
@@ -442,13 +479,16 @@ def _pass(source: _Source, rate: float, seed: int, options: ChannelOptions) -> C
 
 
 def transmit(mu: Any, logvar: Any, rate_bits: float, *, seed: int = 0,
-             options: ChannelOptions = ChannelOptions()) -> ChannelResult:
+             options: ChannelOptions = ChannelOptions(),
+             mean_vector: Any = None) -> ChannelResult:
     """Pass one query's latents through the channel at ``rate_bits`` bits per bar.
 
     ``mu`` and ``logvar`` are the encoder's posterior means and log-variances, shape
     ``(n_bars, d)`` (``logvar`` may be None when the options do not use it). The noise
     comes from ``numpy.random.default_rng(seed)``: the same seed gives the same output,
     and a result is the same whether computed alone or inside :func:`transmit_many`.
+    ``mean_vector`` (shape ``(d,)``) is the channel mean for ``options.mean == "tonic"``
+    and must be None otherwise.
 
     Example: at 0 bits every bar hears the piece's mean latent, at ``inf`` its own::
 
@@ -456,12 +496,13 @@ def transmit(mu: Any, logvar: Any, rate_bits: float, *, seed: int = 0,
         transmit(mu, logvar, math.inf).z_hat # == mu
     """
     rate = check_rate(rate_bits)
-    source = _prepare(mu, logvar, seed, options)
+    source = _prepare(mu, logvar, seed, options, mean_vector)
     return _pass(source, rate, seed, options)
 
 
 def transmit_many(mu: Any, logvar: Any, rates: Iterable[float], *, seed: int = 0,
-                  options: ChannelOptions = ChannelOptions()) -> list[ChannelResult]:
+                  options: ChannelOptions = ChannelOptions(),
+                  mean_vector: Any = None) -> list[ChannelResult]:
     """Pass the same latents through channels of several rates, one result per rate.
 
     The latents, the sampled ``z`` and the noise ``eps`` are prepared once and shared by
@@ -478,5 +519,5 @@ def transmit_many(mu: Any, logvar: Any, rates: Iterable[float], *, seed: int = 0
     checked = [check_rate(r) for r in rates]
     if not checked:
         raise ParameterError("the list of rates is empty; give bits per bar like 0,8,32,inf")
-    source = _prepare(mu, logvar, seed, options)
+    source = _prepare(mu, logvar, seed, options, mean_vector)
     return [_pass(source, rate, seed, options) for rate in checked]

@@ -200,7 +200,8 @@ def evaluate_model(model, queries: Sequence[Query], rates: Sequence[float] = DEF
     Example: ``evaluate_model(load_model(), load_query_set(), [inf, 32, 0])``.
     """
     from .channel import ChannelOptions, transmit_many
-    from .generate import _check_threshold, _decode_transmitted, _model_parts, encode
+    from .generate import (_check_threshold, _decode_transmitted, _model_parts,
+                           channel_mean_vector, encode)
     from .train import active_dims
 
     threshold = _check_threshold(threshold)
@@ -211,7 +212,8 @@ def evaluate_model(model, queries: Sequence[Query], rates: Sequence[float] = DEF
         enc = encode(q.score, model)
         if enc.bars.shape != q.bars.shape:  # pragma: no cover - same conversion both times
             raise ParameterError(f"query {q.name}: bars differ between readings")
-        results = transmit_many(enc.mu, enc.logvar, list(rates), seed=seed, options=channel)
+        results = transmit_many(enc.mu, enc.logvar, list(rates), seed=seed, options=channel,
+                                mean_vector=channel_mean_vector(net, enc, channel))
         for result in results:
             improv = _decode_transmitted(net, enc, result.z_hat, threshold)
             row = {"query": q.name, "group": q.group, "rate": result.rate_bits,

@@ -167,7 +167,15 @@ def encode(score, model, *, parts: Sequence[int | str] | None = None) -> Encodin
     net, _ = _model_parts(model)
     grid = net.config.grid
     title = _query_title(score)
-    conversion = convert_score(score, grid, parts=parts, source=title)
+    try:
+        conversion = convert_score(score, grid, parts=parts, source=title)
+    except InputError as exc:
+        # A meter clash is as much the model's doing as the query's: name the model too.
+        model_path = getattr(model, "path", None)
+        if model_path is None or "time signature" not in str(exc):
+            raise
+        raise InputError(f"model {model_path} works on a {grid.time_signature} grid: {exc}; "
+                         f"or give a model trained in the query's meter") from exc
     bars = conversion.bars
     if bars.shape[0] == 0:
         raise InputError(f"query {title!r} has no bars to improvise on; give a score with "
@@ -183,6 +191,46 @@ def encode(score, model, *, parts: Sequence[int | str] | None = None) -> Encodin
     return Encoding(mu=mu, logvar=logvar, bars=bars, model_bars=model_bars, shift=shift,
                     key=key, title=title, tempo=_query_tempo(score), grid=grid,
                     parts_read=parts_read)
+
+
+def tonic_bar(tonic_pc: int, mode: str, grid: Grid) -> np.ndarray:
+    """A bar holding the tonic triad: root in the bass (octave 3), close triad above middle C.
+
+    Struck on the downbeat and held for the whole bar, the plainest piano voicing of the
+    chord, with no rhythm of its own. Example: ``tonic_bar(7, "major", grid)`` sounds G3
+    under G4-B4-D5.
+    """
+    third = 3 if mode == "minor" else 4
+    pc = int(tonic_pc) % 12
+    pitches = [48 + pc, 60 + pc, 60 + pc + third, 60 + pc + 7]
+    bar = np.zeros((grid.steps, grid.pitches, 2), dtype=bool)
+    rows = [p - grid.low_pitch for p in pitches if grid.low_pitch <= p <= grid.high_pitch]
+    if not rows:
+        raise ParameterError(f"the grid's range (MIDI {grid.low_pitch}-{grid.high_pitch}) holds "
+                             f"no note of the tonic triad; use a grid that spans MIDI 48-79")
+    bar[:, rows, PLAY] = True
+    bar[0, rows, ARTICULATE] = True
+    return bar
+
+
+def tonic_code(net, enc: Encoding) -> np.ndarray:
+    """The latent code the channel mean ``"tonic"`` shrinks toward: the query's tonic chord.
+
+    The encoder's code of :func:`tonic_bar` in the query's key (as the encoder sees it, i.e.
+    in C major / A minor for a key-normalising model). A single plain chord is used rather
+    than the average code of the query's own tonic bars: an average of codes is not the
+    code of an average bar, and for the shipped model it decodes to another chord (often
+    the relative key's) in some pieces, which is the very failure of the ``"query"`` mean.
+    Example: a chorale in B minor shrinks toward the code of B3 under B4-D5-F#5.
+    """
+    tonic_pc = (enc.key[0] + enc.shift) % 12
+    mu, _ = encode_bars(net, tonic_bar(tonic_pc, enc.key[1], enc.grid)[None])
+    return mu[0]
+
+
+def channel_mean_vector(net, enc: Encoding, channel) -> np.ndarray | None:
+    """The ``mean_vector`` the channel needs for ``channel`` (None unless mean is "tonic")."""
+    return tonic_code(net, enc) if channel.mean == "tonic" else None
 
 
 def rate_label(rate: float) -> str:
@@ -295,7 +343,8 @@ def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: flo
     channel = channel if channel is not None else ChannelOptions()
     net, provenance = _model_parts(model)
     enc = encode(score, model, parts=parts)
-    results = transmit_many(enc.mu, enc.logvar, list(rates), seed=int(seed), options=channel)
+    results = transmit_many(enc.mu, enc.logvar, list(rates), seed=int(seed), options=channel,
+                            mean_vector=channel_mean_vector(net, enc, channel))
     out = []
     for result in results:
         bars = _decode_transmitted(net, enc, result.z_hat, threshold)

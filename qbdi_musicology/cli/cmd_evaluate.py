@@ -25,6 +25,10 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the channel noise")
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="decoding threshold in (0, 1) (default 0.5)")
+    parser.add_argument("--mean", choices=("query", "tonic"), default="query",
+                        help="what the channel falls back to for detail it does not send: "
+                             "the query's average bar (default) or its tonic chord (the key "
+                             "is then given to the receiver as side information)")
     parser.add_argument("--out", required=True, help="output folder for the CSV and Markdown")
     parser.set_defaults(func=run)
 
@@ -33,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .. import evaluate
+    from ..channel import ChannelOptions
     from ..checkpoint import load_model
     from ..fileio import write_text_atomic
 
@@ -40,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     queries = evaluate.load_query_set(args.queries, grid=loaded.grid)
     rows = evaluate.evaluate_model(loaded, queries, rates, seed=args.seed,
-                                   threshold=args.threshold)
+                                   threshold=args.threshold,
+                                   channel=ChannelOptions(mean=args.mean))
     summary = evaluate.summarise(rows)
     by_group = evaluate.summarise(rows, by=("group", "rate"))
     out = Path(args.out)
@@ -49,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out / "summary_by_group.csv", by_group.to_csv(index=False))
     table = evaluate.markdown_table(summary)
     text = (f"# Evaluation of {loaded.model_id}\n\n{len(queries)} queries, seed {args.seed}, "
-            f"threshold {args.threshold}; mean ± sd over queries.\n\n{table}")
+            f"threshold {args.threshold}, channel mean {args.mean}; mean ± sd over queries.\n\n{table}")
     write_text_atomic(out / "summary.md", text)
     print(text)
     return 0

@@ -47,7 +47,9 @@ def register(subparsers) -> None:
                              "variance (as the reference notebook), or the prior (1)")
     parser.add_argument("--mean", choices=MEAN_CHOICES, default="query",
                         help="what a dimension without bits falls back to: the query's "
-                             "average (default), each bar's own latent, or the prior (0)")
+                             "average (default), each bar's own latent, the prior (0), or "
+                             "the code of the query's tonic chord (the key as side "
+                             "information: low rates drift to the tonic)")
     parser.add_argument("--sample", action="store_true",
                         help="draw each bar's latent from the encoder's posterior instead "
                              "of taking its mean")
