@@ -639,7 +639,8 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
         for g, r in zip(groups[1:], rates)]
     _assemble(out, labelled)
     _renumber(out)
-    _scale(out, staff_height_mm(len(out.parts)))  # one system of every staff per page
+    # a whole system on a page; no larger than the annotated scores: sixteenths need room
+    _scale(out, staff_height_mm(len(out.parts), largest=STAFF_MM_DENSE))
     facts = [f"Key: {key_name(q.key)}", f"labels per {per}, {n_bars} bars"] + summary
     _header(out, out.metadata.title, "\n".join(facts), _legend(per))
     return mark_write_only(out)  # built here: the writer need not copy it
