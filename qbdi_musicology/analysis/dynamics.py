@@ -37,7 +37,7 @@ import numpy as np
 
 from ..errors import InputError, ParameterError
 from . import vmo_engine
-from .vmo_engine import Oracle, Sweep, check_distance, check_thresholds
+from .vmo_engine import BestThreshold, Oracle, Sweep, check_distance, check_thresholds
 from .vmo_patterns import Motif, motifs as find_motifs
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ def default_thresholds(distance: str) -> np.ndarray:
 
 
 @dataclass
-class Dynamics:
+class Dynamics(BestThreshold):
     """The IR analysis of one piece: IR vs threshold, the best oracle, its motifs."""
 
     frames: Frames
@@ -252,20 +252,6 @@ class Dynamics:
     motifs: list[Motif] = field(default_factory=list)
     distance: str = "tonnetz"
     n_symbols: np.ndarray | None = None
-
-    @property
-    def best_index(self) -> int:
-        return int(np.argmax(self.ir_totals))
-
-    @property
-    def best_threshold(self) -> float:
-        """The smallest threshold with the largest total IR (vmo's choice)."""
-        return float(self.thresholds[self.best_index])
-
-    @property
-    def max_ir(self) -> float:
-        """Total IR (bits, summed over frames) at the best threshold."""
-        return float(self.ir_totals[self.best_index])
 
     @property
     def ir_is_flat(self) -> bool:

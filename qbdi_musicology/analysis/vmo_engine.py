@@ -146,19 +146,13 @@ class Oracle:
         }
 
 
-@dataclass
-class Sweep:
-    """Total information rate at each threshold of a sweep, and the best oracle.
-
-    ``best_index`` is the first threshold with the largest total IR (the one
-    ``vmo.find_threshold`` returns: ties go to the smaller threshold).
-    """
+class BestThreshold:
+    """The choice of threshold shared by every IR sweep result (needs ``thresholds`` and
+    ``ir_totals``): the first threshold with the largest total IR, as
+    ``vmo.find_threshold`` chooses (ties go to the smaller threshold)."""
 
     thresholds: np.ndarray
     ir_totals: np.ndarray
-    distance: str
-    oracle: Oracle
-    n_symbols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def best_index(self) -> int:
@@ -166,11 +160,24 @@ class Sweep:
 
     @property
     def best_threshold(self) -> float:
+        """The smallest threshold with the largest total IR (vmo's choice)."""
         return float(self.thresholds[self.best_index])
 
     @property
     def max_ir(self) -> float:
+        """Total IR (bits, summed over frames) at the best threshold."""
         return float(self.ir_totals[self.best_index])
+
+
+@dataclass
+class Sweep(BestThreshold):
+    """Total information rate at each threshold of a sweep, and the best oracle."""
+
+    thresholds: np.ndarray
+    ir_totals: np.ndarray
+    distance: str
+    oracle: Oracle
+    n_symbols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 # ----------------------------------------------------------------------------------------
