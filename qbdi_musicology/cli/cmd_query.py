@@ -48,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
     score = generate.load_query(args.query)
     improv = generate.query(score, loaded, seed=args.seed, threshold=args.threshold,
                             rate=rates[0], include_query=args.with_query)
-    written = [write_musicxml(improv, out)]
+    written = []
     if args.midi:
         written.append(write_midi(improv, out.with_suffix(".mid")))
+    # Made only to be written: notated in place, after the MIDI was taken from it.
+    written.insert(0, write_musicxml(improv, out, copy_score=False))
     rate = "inf" if math.isinf(rates[0]) else f"{rates[0]:g}"
     print(f"wrote {', '.join(str(p) for p in written)} (model {loaded.model_id}, "
           f"rate {rate} bits/bar, seed {args.seed})")

@@ -108,10 +108,15 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for rate, improvisation, channel in results:
         stem = f"{name}_{rate_tag(rate)}"
-        xml_path = write_musicxml(improvisation, out / f"{stem}.musicxml")
-        row = {**channel.to_record(), "musicxml": xml_path.name}
+        midi_name = None
         if not args.no_midi:
-            row["midi"] = write_midi(improvisation, out / f"{stem}.mid").name
+            midi_name = write_midi(improvisation, out / f"{stem}.mid").name
+        # The improvisation was made here only to be written: the writer may notate it in
+        # place instead of copying it (MIDI is written first, from the untouched score).
+        xml_path = write_musicxml(improvisation, out / f"{stem}.musicxml", copy_score=False)
+        row = {**channel.to_record(), "musicxml": xml_path.name}
+        if midi_name is not None:
+            row["midi"] = midi_name
         rows.append(row)
         log.info("rate %s: %d dimensions with bits, mean distortion %.4g", rate,
                  channel.active_dimensions, channel.mean_distortion)
