@@ -234,6 +234,8 @@ def write_midi(score, path: str | os.PathLike) -> Path:
     work = _copy_score(score)
     for el in list(work.recurse().getElementsByClass((harmony.Harmony, roman.RomanNumeral))):
         el.activeSite.remove(el)
+    _chords_to_notes(work)
+    work = _joined_ties(work)
     try:
         with atomic_path(path) as tmp:
             work.write("midi", fp=str(tmp))
@@ -242,6 +244,73 @@ def write_midi(score, path: str | os.PathLike) -> Path:
     except Exception as exc:  # music21 raises many types for unwritable content
         raise OutputError(f"cannot write MIDI {path}: {exc}") from exc
     return path
+
+
+def _chords_to_notes(work) -> None:
+    """Replace every chord by its notes, in place, each keeping its own tie.
+
+    music21 joins tied notes per chord when it writes MIDI, so in a chord where only one
+    note is held into the next step every note would sound as long as the held one
+    (C1 a sixteenth beside C#1 an eighth would both last an eighth). As single notes each
+    pitch's ties are joined on their own.
+    """
+    from music21 import chord, note
+
+    for ch in list(work.recurse().getElementsByClass(chord.Chord)):
+        if isinstance(ch, note.NotRest) and not isinstance(ch, chord.Chord):
+            continue
+        site = ch.activeSite
+        offset = ch.getOffsetBySite(site)
+        for member in ch.notes:
+            single = note.Note(member.pitch, quarterLength=ch.quarterLength)
+            single.tie = member.tie  # a chord-level tie is set on its notes by music21
+            single.volume.velocity = (member.volume.velocity
+                                      if member.volume.velocity is not None
+                                      else ch.volume.velocity)
+            site.insert(offset, single)
+        site.remove(ch)
+
+
+def _joined_ties(work):
+    """A score of flat parts whose tied notes are joined into single notes, pitch by pitch.
+
+    music21's own ``stripTies`` mis-joins ties that interleave (C# tied from step 0 into
+    step 1 while C is tied from step 1 into step 2), so the joining is done here: a note
+    tied onward stays open for its pitch, and the note that continues it at the moment it
+    ends is added to its length instead of sounding again.
+    """
+    from music21 import note, stream
+
+    joined = stream.Score()
+    if work.metadata is not None:
+        joined.metadata = work.metadata
+    for part in (work.parts if work.hasPartLikeStreams() else [work]):
+        flat = part.flatten()
+        out = stream.Part(id=part.id)
+        open_notes: dict[float, tuple[note.Note, float]] = {}  # pitch -> (note, its start)
+        for el in flat:
+            if not isinstance(el, note.Note):
+                if not isinstance(el, note.GeneralNote):
+                    out.insert(el.getOffsetBySite(flat), el)
+                continue
+            offset = float(el.getOffsetBySite(flat))
+            kind = el.tie.type if el.tie is not None else None
+            held = open_notes.get(el.pitch.ps)
+            if kind in ("stop", "continue") and held is not None and \
+                    abs(held[1] + float(held[0].quarterLength) - offset) < 1e-9:
+                held[0].quarterLength = float(held[0].quarterLength) + float(el.quarterLength)
+                if kind == "stop":
+                    del open_notes[el.pitch.ps]
+                continue
+            single = note.Note(el.pitch, quarterLength=el.quarterLength)
+            single.volume.velocity = el.volume.velocity
+            out.insert(offset, single)
+            if kind in ("start", "continue"):
+                open_notes[el.pitch.ps] = (single, offset)
+            else:
+                open_notes.pop(el.pitch.ps, None)
+        joined.insert(0, out)
+    return joined
 
 
 def musicxml_bytes(score, *, fields: Mapping[str, Any] | None = None,

@@ -354,6 +354,13 @@ def check_safe_xml(data: bytes, where: str) -> None:
 # --------------------------------------------------------------------------------- entry
 
 
+#: music21's MIDI reader groups notes that start together into one chord when their ends
+#: differ by no more than its quantisation step, and gives every note the longest length.
+#: Quantising to 32nds (and sextuplets) keeps notes a sixteenth apart in length as separate
+#: notes; the piano roll then places every onset and end on its own grid.
+_READER_OPTIONS = {"midi": {"quarterLengthDivisors": (8, 6)}, "musicxml": {}}
+
+
 def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
     """Read a MIDI, MusicXML or .mxl file into a music21 Score, after the safety checks.
 
@@ -388,7 +395,7 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
         # error below or a log line, never stray output in the middle of a command
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            score = converter.parseData(data, format=fmt)
+            score = converter.parseData(data, format=fmt, **_READER_OPTIONS[fmt])
         for w in caught:
             log.info("%s: music21: %s", where, w.message)
     except InputError:
