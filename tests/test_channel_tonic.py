@@ -10,54 +10,27 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from qbdi_musicology.analysis.chroma import bars_chroma, best_triad, triad_name
 from qbdi_musicology.channel import ChannelOptions, transmit, transmit_many
-from qbdi_musicology.checkpoint import load_model, save_model
 from qbdi_musicology.errors import ParameterError
 from qbdi_musicology.grid import DEFAULT_GRID
-from qbdi_musicology.model import ModelConfig
 from qbdi_musicology.pianoroll import bars_to_score, score_to_bars
-from qbdi_musicology.train import TrainingData, fit
+from tiny_models import TRIADS, block, one_torch_thread, tiny_chord_model
 
 G = DEFAULT_GRID
-TRIADS = {"C": (48, 64, 67, 72), "F": (53, 65, 69, 72), "G": (43, 62, 67, 71),
-          "Am": (45, 64, 69, 72)}
 TONIC = ChannelOptions(mean="tonic")
 
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def block(pitches, pulses=True):
-    bar = np.zeros((G.steps, G.pitches, 2), dtype=bool)
-    rows = [p - G.low_pitch for p in pitches]
-    for start in range(0, G.steps, 4 if pulses else G.steps):
-        bar[start:start + (3 if pulses else G.steps), rows, 0] = True
-        bar[start, rows, 1] = True
-    return bar
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory, one_thread):
-    bars, pieces, names = [], [], []
-    for s, order in enumerate((["C", "Am", "F", "G"], ["C", "F", "G", "C"], ["Am", "F", "C", "G"])):
-        for part in ("Verse", "Chorus"):
-            piece = [block(TRIADS[order[b % 4]], pulses=part == "Verse") for b in range(8)]
-            pieces.append(np.full(8, len(names)))
-            names.append(f"Song {s} - {part}")
-            bars.extend(piece)
-    data = TrainingData(np.stack(bars), np.concatenate(pieces), names, "synthetic")
-    config = ModelConfig(hidden=48, latent=6, harmony_dims=3, harmony_weight=5.0)
-    result = fit(data, config, seed=2, steps=600, batch=24, eval_every=200, progress=False)
-    path = save_model(tmp_path_factory.mktemp("m") / "tiny.qbdi", result.model, info=result.info)
-    return load_model(path)
+    return tiny_chord_model(tmp_path_factory.mktemp("m"))
 
 
 def chord_score(names):

@@ -10,19 +10,15 @@ from qbdi_musicology.checkpoint import load_model, pack
 from qbdi_musicology.grid import DEFAULT_GRID
 from qbdi_musicology.model import ModelConfig
 from qbdi_musicology.train import TrainingData, fit, song_of, split_by_piece, without_songs
+from tiny_models import TRIADS, one_torch_thread
 
 G = DEFAULT_GRID
 
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    """Tiny models train fastest on one thread (and do not fight other tests for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-TRIADS = {"C": (48, 64, 67, 72), "F": (53, 65, 69, 72), "G": (43, 62, 67, 71),
-          "Am": (45, 64, 69, 72)}
+    with one_torch_thread():
+        yield
 
 
 def textured_bar(pitches, texture):
