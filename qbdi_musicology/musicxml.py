@@ -694,9 +694,14 @@ def _harmony_to_words(harmony_el, text: str) -> None:
 
 
 def _dedupe_tempo(root) -> None:
-    """Keep one tempo mark per bar: the first part's (MuseScore draws one per part)."""
+    """Keep one tempo mark per bar: the first part's (MuseScore draws one per part).
+
+    Within a bar of one part, a second mark of the same tempo is a duplicate too: the two
+    hands of a piano MIDI file each carry the file's tempo, and once they are one part on
+    two staves both would be drawn, one above the other.
+    """
     seen: set[str] = set()
-    for pi, part in enumerate(root.iter("part")):
+    for part in root.iter("part"):
         for measure in part.iter("measure"):
             number = measure.get("number")
             tempos = [d for d in measure.findall("direction")
@@ -705,13 +710,40 @@ def _dedupe_tempo(root) -> None:
             if not tempos:
                 continue
             if number in seen:
-                for d in tempos:
-                    if d.find("direction-type/metronome") is not None or not any(
-                            (dt.find("words") is not None) for dt in d.findall("direction-type")):
-                        measure.remove(d)
-                    else:
-                        sound = d.find("sound")
-                        if sound is not None:
-                            d.remove(sound)
+                duplicates = tempos
             else:
                 seen.add(number)
+                kept: set[str] = set()
+                duplicates = []
+                for d in tempos:
+                    value = _tempo_value(d)
+                    if value in kept:
+                        duplicates.append(d)
+                    else:
+                        kept.add(value)
+            for d in duplicates:
+                _drop_tempo(measure, d)
+
+
+def _tempo_value(direction) -> str:
+    """The tempo a direction sets: its playback tempo, else its metronome mark, as text.
+
+    music21 writes the second of two equal marks of a joined two-staff part as empty words
+    with the same playback tempo, so the playback tempo is what is compared.
+    """
+    sound = direction.find("sound")
+    if sound is not None and sound.get("tempo"):
+        return sound.get("tempo")
+    metronome = direction.find("direction-type/metronome")
+    return "" if metronome is None else "/".join((el.text or "").strip() for el in metronome)
+
+
+def _drop_tempo(measure, direction) -> None:
+    """Remove a duplicate tempo mark; a text tempo ("Allegro") keeps its words, not its sound."""
+    has_words = any((w.text or "").strip() for w in direction.iterfind("direction-type/words"))
+    if direction.find("direction-type/metronome") is not None or not has_words:
+        measure.remove(direction)
+    else:
+        sound = direction.find("sound")
+        if sound is not None:
+            direction.remove(sound)

@@ -32,6 +32,7 @@ import copy
 import functools
 import logging
 import math
+import re
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,8 @@ from ..analysis.chords import NO_CHORD, key_name
 from ..analysis.collisions import (MIN_FOREIGN_SHARE, MIN_TONNETZ_DISTANCE, AnalysedScore,
                                    _as_score, _ordinal_keys, analyse_score, compare)
 from ..errors import InputError
-from ..musicxml import PAGE_MARGIN, PAGE_HEIGHT, PAGE_WIDTH, mark_write_only, score_fields, \
-    set_score_fields, write_musicxml
+from ..musicxml import DEFAULT_STAFF_MM, PAGE_MARGIN, PAGE_HEIGHT, PAGE_WIDTH, \
+    mark_write_only, score_fields, set_score_fields, write_musicxml
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,113 @@ def _staves_of(score, label: str) -> _Staves:
         members = [parts.index(p) for p in group.getSpannedElements() if p in parts]
         if len(members) > 1 and all(isinstance(parts[j], stream.PartStaff) for j in members):
             grand.append((min(members), max(members)))
+    if not grand:
+        pair = piano_pair(parts)
+        if pair is not None:
+            # two tracks of one piano (a MIDI file's right and left hand): one grand
+            # staff, right hand on top, as a pianist reads it
+            order = list(pair)
+            names = [names[j] for j in order]
+            measures = [measures[j] for j in order]
+            classes = [classes[j] for j in order]
+            grand = [(0, 1)]
     return _Staves(names, measures, grand, classes)
+
+
+#: General MIDI programs of keyboard instruments: pianos (0-7) and organs (16-23).
+KEYBOARD_PROGRAMS = frozenset(range(0, 8)) | frozenset(range(16, 24))
+#: Share of one hand's notes that must lie beyond the other hand's median pitch.
+HANDS_APART = 0.8
+
+
+#: Names of a part that say "one hand of a keyboard" (or say nothing): a piano, organ or
+#: harpsichord, a hand, or a number a program gave it ("Instrument 1", "Track 2").
+_KEYBOARD_NAME = re.compile(
+    r"piano|pno|keyboard|klavier|clavier|cembalo|harpsichord|organ|orgel|hand|"
+    r"\b[rl]\.?h\b|\bm\.?[gsd]\b|right|left|rechts|links|droite|gauche", re.IGNORECASE)
+_NUMBER_NAME = re.compile(r"^\s*(instrument|part|track|staff|p)?\s*\d*\s*$", re.IGNORECASE)
+
+
+def _is_keyboard_or_unnamed(part) -> bool:
+    """True for a part played on a keyboard, or one that names no other instrument or voice.
+
+    A MIDI track with a piano or organ program counts; so does one with no program whose
+    name is a hand ("Right hand", "LH") or nothing at all (music21 then makes a generic
+    instrument). A violin does not, and neither does a chorale's "Soprano" or "Bass":
+    two voices are not two hands.
+    """
+    from music21 import instrument
+    names = [part.partName]
+    for inst in part.recurse().getElementsByClass(instrument.Instrument):
+        if isinstance(inst, instrument.KeyboardInstrument):
+            continue
+        if type(inst) is not instrument.Instrument or (
+                inst.midiProgram is not None and inst.midiProgram not in KEYBOARD_PROGRAMS):
+            return False
+        names += [inst.partName, inst.instrumentName]
+    return all(not name or _NUMBER_NAME.match(name) or _KEYBOARD_NAME.search(name)
+               for name in names)
+
+
+def piano_pair(parts) -> tuple[int, int] | None:
+    """(upper, lower) indices when two parts are the two hands of one keyboard, else None.
+
+    The parts must be exactly two, both keyboard instruments or naming none, each with
+    notes, and one mostly above the other: at least 80 % of the upper part's notes lie
+    above the lower part's median pitch, and 80 % of the lower part's below the upper's.
+    Example: a MIDI file with a right-hand melody around C5 and a left-hand bass around
+    C3 gives ``(0, 1)``; if the left hand is the first track, ``(1, 0)``. A violin and a
+    cello, or two hands that cross all the time, give ``None``.
+    """
+    if len(parts) != 2 or not all(_is_keyboard_or_unnamed(p) for p in parts):
+        return None
+    pitches = []
+    for part in parts:
+        ps = np.array([p.ps for n in part.recurse().notes if not (
+            "Harmony" in n.classes or "RomanNumeral" in n.classes) for p in n.pitches])
+        if ps.size == 0:
+            return None
+        pitches.append(ps)
+    medians = [float(np.median(ps)) for ps in pitches]
+    upper, lower = (0, 1) if medians[0] >= medians[1] else (1, 0)
+    above = float(np.mean(pitches[upper] > medians[lower]))
+    below = float(np.mean(pitches[lower] < medians[upper]))
+    if above >= HANDS_APART and below >= HANDS_APART:
+        return upper, lower
+    return None
+
+
+def _match_meter_signs(reference: _Staves, others: list[_Staves]) -> int:
+    """Write every other score's meter as the reference (the query) writes it; return how many.
+
+    A chorale writes 4/4 as the common-time sign "C" while an improvisation made from a
+    piano roll writes "4/4"; stacked in one score, a reader comparing them bar by bar would
+    see two different meters. Every time signature of ``others`` with the same beats as
+    one of the reference's takes the reference's sign: the one in the same bar where the
+    reference has one, else the first with those beats. Example: the query's ``C`` turns
+    the improvisation's ``4/4`` into ``C``; a ``2/2`` query's cut-time sign turns an
+    improvisation's ``2/2`` into cut time. Meters the reference does not have stay as
+    they are.
+    """
+    from music21 import meter
+    first: dict[str, str] = {}   # beats (e.g. '4/4') -> the reference's sign ('common')
+    in_bar: dict[tuple[int, str], str] = {}
+    for staff in reference.measures:
+        for i, m in enumerate(staff):
+            for ts in m.getElementsByClass(meter.TimeSignature):
+                first.setdefault(ts.ratioString, ts.symbol)
+                in_bar.setdefault((i, ts.ratioString), ts.symbol)
+    changed = 0
+    for group in others:
+        for staff in group.measures:
+            for i, m in enumerate(staff):
+                for ts in m.getElementsByClass(meter.TimeSignature):
+                    ratio = ts.ratioString
+                    sign = in_bar.get((i, ratio), first.get(ratio))
+                    if sign is not None and ts.symbol != sign:
+                        ts.symbol = sign
+                        changed += 1
+    return changed
 
 
 def _pad_pickup(measures: list, bar_length: float) -> float:
@@ -308,22 +415,63 @@ def _write_labels(staves: _Staves, table: pd.DataFrame, positions, *,
 # building scores
 
 
-def _credit(content: str, x: float, y: float, size: float, justify: str):
+#: Credit text sizes in points: the title and the two blocks under it (facts and legend).
+TITLE_SIZE, TEXT_SIZE = 16, 8
+#: From the top of the title to the top of the blocks under it, in tenths (music21's 7 mm
+#: staff: 40 tenths = 7 mm).
+TITLE_SPACE = 38
+#: Height of a line of credit text per point of font size, in millimetres. MuseScore 3
+#: sets an 8-point line 3.1 mm apart (1.1 times the size); 1.12 leaves a little room.
+LINE_MM_PER_POINT = 25.4 / 72 * 1.12
+#: The facts block lists one rate per line up to this many rates, then two per line.
+RATES_ONE_PER_LINE = 5
+
+
+def credit_line_tenths(size: float = TEXT_SIZE) -> float:
+    """Height of one line of credit text of ``size`` points, in tenths (7 mm staff).
+
+    Example: an 8-point line is 3.2 mm, 18.1 tenths.
+    """
+    return size * LINE_MM_PER_POINT * 40.0 / DEFAULT_STAFF_MM
+
+
+def _credit(content: str, x: float, y: float, size: float, justify: str, valign: str):
     from music21 import text
     box = text.TextBox(content, x, y)
     box.style.fontSize = size
     box.style.justify = justify
-    box.style.alignVertical = "top"
+    box.style.alignHorizontal = justify  # where default-x is: the left, centre or right edge
+    box.style.alignVertical = valign     # where default-y is: the top or the bottom line
     box.page = 1
     return box
 
 
-def _header(score, title: str, right: str, legend: str) -> None:
-    """Title (centre), facts (right) and legend (left) as MusicXML credits on page 1."""
+def _header(score, title: str, right: str, legend: str) -> float:
+    """Title (centre), facts (right) and legend (left) as MusicXML credits on page 1.
+
+    Return the header's height in millimetres on the page (at music21's 7 mm scaling, so
+    the same on paper at any staff size).
+
+    The title hangs from the top margin; the two blocks under it are placed by their
+    bottom line (``valign="bottom"``), computed from their number of lines. MuseScore 3
+    ignores the vertical alignment: it sets the facts and the legend at the bottom of a
+    header frame as tall as the distance between the highest and lowest ``default-y``, so
+    a block placed by its top line would grow upwards, past the title and off the page
+    (the facts of eight rates did). Placed by their bottom line, the frame holds them and
+    every reader that follows the MusicXML standard draws them in the same place.
+    """
     top = PAGE_HEIGHT - PAGE_MARGIN
-    score.insert(0, _credit(title, PAGE_WIDTH / 2, top, 16, "center"))
-    score.insert(0, _credit(right, PAGE_WIDTH - PAGE_MARGIN, top - 60, 8, "right"))
-    score.insert(0, _credit(legend, PAGE_MARGIN, top - 60, 8, "left"))
+    score.insert(0, _credit(title, PAGE_WIDTH / 2, top, TITLE_SIZE, "center", "top"))
+    line = credit_line_tenths(TEXT_SIZE)
+    blocks_top = top - TITLE_SPACE
+    tallest = 0
+    for block, x, justify in ((right, PAGE_WIDTH - PAGE_MARGIN, "right"),
+                              (legend, PAGE_MARGIN, "left")):
+        lines = block.count("\n") + 1
+        tallest = max(tallest, lines)
+        score.insert(0, _credit(block, x, round(blocks_top - lines * line, 1), TEXT_SIZE,
+                                justify, "bottom"))
+    return (TITLE_SPACE + tallest * line) * DEFAULT_STAFF_MM / 40.0
 
 
 def _assemble(score, groups: list[tuple[_Staves, str, str]]) -> None:
@@ -351,24 +499,34 @@ def _assemble(score, groups: list[tuple[_Staves, str, str]]) -> None:
                                               barTogether=True))
 
 
-#: Height in millimetres of a system that fits under the page-1 header of an A4 page, and
-#: the height of one staff with its share of the space around it, in staff spaces (a staff
-#: is 4 spaces high; MuseScore leaves about 6.5 between staves, chord symbols and lyrics
-#: need the rest).
-SYSTEM_HEIGHT_MM, SPACES_PER_STAFF = 230.0, 12.5
+#: Height in millimetres of the A4 page inside its margins, and what MuseScore adds to the
+#: header's text (its header frame is 2.5 spaces taller than the text, and a gap follows).
+PAGE_CONTENT_MM = (PAGE_HEIGHT - 2 * PAGE_MARGIN) * DEFAULT_STAFF_MM / 40.0
+HEADER_PADDING_MM = 5.0
+#: Height of one staff with its share of the space around it, in staff spaces (a staff is
+#: 4 spaces high; MuseScore leaves about 6.5 between staves, chord symbols and lyrics need
+#: the rest; measured: 12 in an overview of 8 rates).
+SPACES_PER_STAFF = 12.5
 #: Staff height in millimetres (MusicXML scaling: millimetres per 40 tenths): the largest,
-#: music21's default, and the smallest still readable on paper.
-STAFF_MM_MAX, STAFF_MM_DENSE, STAFF_MM_MIN = 7.0, 4.6, 3.6
+#: music21's default, the densest we use, and the smallest, a miniature score's staff.
+STAFF_MM_MAX, STAFF_MM_DENSE, STAFF_MM_MIN = 7.0, 4.6, 3.2
+#: The tallest page-1 header written here: the title and seven lines of facts.
+HEADER_MM = round((TITLE_SPACE + 7 * credit_line_tenths()) * DEFAULT_STAFF_MM / 40.0, 1)
 
 
-def staff_height_mm(n_staves: int, *, largest: float = STAFF_MM_MAX) -> float:
-    """Staff height so that a system of ``n_staves`` staves fits on a page.
+def staff_height_mm(n_staves: int, *, largest: float = STAFF_MM_MAX,
+                    header_mm: float = HEADER_MM) -> float:
+    """Staff height so that a system of ``n_staves`` staves fits on page 1 under its header.
 
-    Example: the drift overview of a chorale at 8 rates has 18 staves (9 grand staves):
-    ``staff_height_mm(18)`` is 4.1 mm instead of 7, so MuseScore can put a whole system on
-    page 1 rather than leave it empty under the title.
+    ``header_mm``: the height of the title and the text under it on page 1 (the default is
+    the tallest header written here). Example: the drift overview of a chorale at 8 rates
+    has 18 staves (9 grand staves) under a header of 25.6 mm (title and six lines):
+    ``staff_height_mm(18, header_mm=25.6)`` is 4.2 mm instead of 7, so MuseScore can put
+    a whole system on page 1 rather than leave it empty under the title. At 10 rates (22
+    staves, seven lines) it is 3.4 mm.
     """
-    fit = SYSTEM_HEIGHT_MM / (n_staves * SPACES_PER_STAFF / 4.0)
+    room = PAGE_CONTENT_MM - header_mm - HEADER_PADDING_MM
+    fit = room / (n_staves * SPACES_PER_STAFF / 4.0)
     return round(max(STAFF_MM_MIN, min(largest, fit)), 2)
 
 
@@ -465,6 +623,7 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
                                min_tonnetz_distance, query_analysis, improvisation_analysis)
     q_staves = _staves_of(query, "Query")
     i_staves = _staves_of(improvisation, "Improvisation")
+    _match_meter_signs(q_staves, [i_staves])
     n_query, n_improv = len(q_staves.measures[0]), len(i_staves.measures[0])
     n_bars, shifts = _align([q_staves, i_staves])
     _write_labels(q_staves, q.table, _positions(q.table, per, shifts[0]))
@@ -482,16 +641,17 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
                            "analysis per": per})
     _assemble(out, [(q_staves, "Query", "Q."), (i_staves, "Improvisation", "Impr.")])
     _renumber(out)
-    # smaller than music21's 7 mm: a bar of sixteenths in the improvisation otherwise
-    # leaves room for two or three bars per page
-    _scale(out, staff_height_mm(len(out.parts), largest=STAFF_MM_DENSE))
     agreement = float(pairs["same_chord"].mean()) if len(pairs) else math.nan
     bars = f"{n_bars} bars" if n_query == n_improv else \
         f"first {n_bars} bars (query {n_query}, improvisation {n_improv})"
-    facts = [f"Key: {key_name(q.key)}",
-             f"labels per {per}, {len(pairs)} segments, {bars}",
-             f"Chord agreement {agreement:.2f}; collisions {counts['collisions']}"]
-    _header(out, out.metadata.title, "\n".join(facts), _legend(per))
+    result = f"chord agreement {agreement:.2f}, {counts['collisions']} collisions"
+    facts = [f"Key: {key_name(q.key)}; labels per {per}, {len(pairs)} segments"]
+    # two lines beside the two of the legend; a long note on the bars gets its own line
+    facts += [f"{bars}; {result}"] if n_query == n_improv else [bars, result.capitalize()]
+    header_mm = _header(out, out.metadata.title, "\n".join(facts), _legend(per))
+    # smaller than music21's 7 mm: a bar of sixteenths in the improvisation otherwise
+    # leaves room for two or three bars per page
+    _scale(out, staff_height_mm(len(out.parts), largest=STAFF_MM_DENSE, header_mm=header_mm))
     return mark_write_only(out)  # built here: the writer need not copy it
 
 
@@ -512,11 +672,11 @@ def _rate_field(rate: Any) -> dict[str, Any]:
 
 
 def _legend(per: str) -> str:
-    return ("Chord symbols above the top staff of each score; Roman numerals (query's key) "
-            "under its lowest staff.\n"
-            f"Labels per {per}: at each bar and where the chord changes. Red notes and a text "
-            "'X vs Y': a collision,\nthe query's chord X against the improvisation's Y "
-            "(different root and function, mostly foreign notes).")
+    """What the marks mean, in two lines: the page-1 header has little room to spare."""
+    return ("Chord symbols above the top staff of each score, Roman numerals (query's key) "
+            f"under its lowest; labels per {per}.\n"
+            "Red notes and 'X vs Y': a collision, the query's chord X against the "
+            "improvisation's Y (mostly foreign notes).")
 
 
 def write_annotated(query, improvisation, path, *, rate: Any = None, per: str = "bar",
@@ -617,6 +777,7 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
                                    improvisation_analysis=given.get(rate))
         made.append((rate, i, pairs))
         groups.append(grand_staff_reduction(improv, rate_text(rate) or str(rate)))
+    _match_meter_signs(groups[0], groups[1:])
     n_bars, shifts = _align(groups)
     _write_labels(groups[0], q.table, _positions(q.table, per, shifts[0]))
     summary = []
@@ -625,9 +786,7 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
                                collisions=_improv_collisions(i, pairs))
         # no rehearsal marks here: MuseScore stacks them all over the top staff; the staff
         # names say the rates
-        summary.append(f"{rate_text(rate)}: agreement "
-                       f"{float(pairs['same_chord'].mean()):.2f}, "
-                       f"{counts['collisions']} collisions")
+        summary.append((rate, float(pairs["same_chord"].mean()), counts["collisions"]))
     title = score_title(query)
     out = stream.Score()
     out.metadata = metadata.Metadata()
@@ -635,15 +794,47 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     set_score_fields(out, {"query title": title, "rates": ", ".join(
         rate_text(r) for r in rates), "analysis key": key_name(q.key), "analysis per": per})
     labelled = [(groups[0], "Query", "Q.")] + [
-        (g, rate_text(r), rate_text(r).replace(" bits/bar", "").replace("full rate", "full"))
-        for g, r in zip(groups[1:], rates)]
+        (g, rate_text(r), _short_rate(r)) for g, r in zip(groups[1:], rates)]
     _assemble(out, labelled)
     _renumber(out)
+    facts = overview_facts(key_name(q.key), per, n_bars, summary)
+    header_mm = _header(out, out.metadata.title, "\n".join(facts), _legend(per))
     # a whole system on a page; no larger than the annotated scores: sixteenths need room
-    _scale(out, staff_height_mm(len(out.parts), largest=STAFF_MM_DENSE))
-    facts = [f"Key: {key_name(q.key)}", f"labels per {per}, {n_bars} bars"] + summary
-    _header(out, out.metadata.title, "\n".join(facts), _legend(per))
+    _scale(out, staff_height_mm(len(out.parts), largest=STAFF_MM_DENSE, header_mm=header_mm))
     return mark_write_only(out)  # built here: the writer need not copy it
+
+
+def _short_rate(rate: Any) -> str:
+    """A rate as the short staff names show it: ``'full'``, ``'8'``; other labels as is."""
+    return rate_text(rate).replace(" bits/bar", "").replace("full rate", "full")
+
+
+def overview_facts(key: str, per: str, n_bars: int,
+                   summary: list[tuple[Any, float, int]]) -> list[str]:
+    """The lines of the overview's facts block: key, then each rate's agreement and collisions.
+
+    ``summary`` holds (rate, chord agreement, collisions) from the highest rate down. Up to
+    five rates get a line each; more are written two to a line in a short form under a
+    heading, so that ten rates take seven lines and the header leaves room for the system
+    on page 1. Example, three rates::
+
+        Key: f# minor; labels per bar, 10 bars
+        full rate: agreement 0.50, 0 collisions
+        8 bits/bar: agreement 0.10, 3 collisions
+        0 bits/bar: agreement 0.20, 4 collisions
+
+    and eight: ``Key: ...``, ``Chord agreement, collisions by rate (bits/bar):``, then
+    ``full: 0.50, 0    256: 0.50, 0`` and three more such lines.
+    """
+    lines = [f"Key: {key}; labels per {per}, {n_bars} bars"]
+    if len(summary) <= RATES_ONE_PER_LINE:
+        return lines + [f"{rate_text(rate)}: agreement {agreement:.2f}, {clashes} collisions"
+                        for rate, agreement, clashes in summary]
+    short = [f"{_short_rate(rate)}: {agreement:.2f}, {clashes}"
+             for rate, agreement, clashes in summary]
+    lines.append("Chord agreement, collisions by rate (bits/bar):")
+    lines += ["    ".join(short[k:k + 2]) for k in range(0, len(short), 2)]
+    return lines
 
 
 def write_overview(query, improvisations: Mapping[Any, Any], path, *, per: str = "bar",
