@@ -199,14 +199,14 @@ def evaluate_model(model, queries: Sequence[Query], rates: Sequence[float] = DEF
 
     Example: ``evaluate_model(load_model(), load_query_set(), [inf, 32, 0])``.
     """
-    from .channel import ChannelOptions, transmit_many
+    from .channel import transmit_many
     from .generate import (_check_threshold, _decode_transmitted, _model_parts,
-                           channel_mean_vector, encode)
+                           channel_mean_vector, default_channel, encode)
     from .train import active_dims
 
     threshold = _check_threshold(threshold)
-    channel = channel if channel is not None else ChannelOptions()
     net, provenance = _model_parts(model)
+    channel = channel if channel is not None else default_channel(net)
     rows = []
     for q in queries:
         enc = encode(q.score, model)

@@ -229,8 +229,34 @@ def tonic_code(net, enc: Encoding) -> np.ndarray:
 
 
 def channel_mean_vector(net, enc: Encoding, channel) -> np.ndarray | None:
-    """The ``mean_vector`` the channel needs for ``channel`` (None unless mean is "tonic")."""
-    return tonic_code(net, enc) if channel.mean == "tonic" else None
+    """The ``mean_vector`` the channel needs for ``channel`` (None unless mean is "tonic").
+
+    For a model with a harmony part, only the harmony part falls back to the tonic chord's
+    code; the other dimensions (the texture) fall back to the piece's average code, as with
+    the ``"query"`` mean. At rate 0 every bar is then the tonic chord in the piece's average
+    texture, not a plain block chord. A model without a harmony part falls back to the
+    tonic bar's whole code.
+    """
+    if channel.mean != "tonic":
+        return None
+    code = tonic_code(net, enc).astype(np.float64)
+    k = int(getattr(net.config, "harmony_dims", 0))
+    if k > 0:
+        code[k:] = np.asarray(enc.mu, dtype=np.float64).mean(axis=0)[k:]
+    return code
+
+
+def default_channel(model):
+    """The channel options a model is meant to be queried with (its ``channel_mean``).
+
+    Models whose recipe falls back to the tonic (``ModelConfig.channel_mean="tonic"``, the
+    shipped default) get ``ChannelOptions(mean="tonic")``; older or paper-style models the
+    plain defaults. Example: ``default_channel(load_model()).mean == "tonic"``.
+    """
+    from .channel import ChannelOptions
+
+    net = getattr(model, "model", model)
+    return ChannelOptions(mean=getattr(net.config, "channel_mean", "query"))
 
 
 def rate_label(rate: float) -> str:
@@ -337,11 +363,11 @@ def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: flo
 
     Example: ``[s.metadata.title for _, s, _ in sweep(q, m, [inf, 32, 0])]``.
     """
-    from .channel import ChannelOptions, transmit_many
+    from .channel import transmit_many
 
     threshold = _check_threshold(threshold)
-    channel = channel if channel is not None else ChannelOptions()
     net, provenance = _model_parts(model)
+    channel = channel if channel is not None else default_channel(net)
     enc = encode(score, model, parts=parts)
     results = transmit_many(enc.mu, enc.logvar, list(rates), seed=int(seed), options=channel,
                             mean_vector=channel_mean_vector(net, enc, channel))

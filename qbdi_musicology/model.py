@@ -31,6 +31,8 @@ from .errors import ParameterError
 from .grid import DEFAULT_GRID, PLAY, Grid
 
 TRANSPOSE_CHOICES = ("none", "all12", "normalise")
+#: The channel means a model may name as its default (see ``ModelConfig.channel_mean``).
+CHANNEL_MEAN_DEFAULTS = ("query", "prior", "tonic")
 #: The chroma given to the encoder sums to this (about the number of notes in a busy bar),
 #: so it weighs as much as the roll itself in the first layer.
 CHROMA_INPUT_SCALE = 12.0
@@ -72,6 +74,22 @@ class ModelConfig:
     * ``harmony_mix``: in that loss, the harmony code is a random blend of two bars' codes
       and the target the same blend of their chroma, so that an *average* harmony code (what
       the channel sends at low rate) decodes to the average harmony of the bars it came from.
+    * ``decoder_chroma``: the *decoder* also reads the chroma that the harmony head predicts
+      from the harmony part of the code it is given. That chroma is computed from the
+      transmitted code, so it passes the channel too (at a low rate it is the chroma of
+      the channel mean); the decoder gets the chord as a pitch-class profile instead of
+      having to learn to read it out of twelve abstract numbers.
+    * ``transpose_swap_weight``: weight of a loss that separates chord from texture with
+      transposed copies: each bar is also encoded moved by a random interval (-5 to +6
+      semitones), and the decoder, given the moved copy's harmony part with the original's
+      texture part, must reproduce the moved copy cell by cell. The texture part then cannot
+      fix the pitches, and a foreign texture code (a chorale's) does not override the chord.
+    * ``channel_mean``: where the channel falls back to for what it does not send, when the
+      caller does not say (see :class:`~qbdi_musicology.channel.ChannelOptions`): ``"query"``
+      (the piece's average code) or ``"tonic"`` (the harmony part falls back to the code of
+      the query's tonic chord, the rest to the piece's average). It belongs to the recipe:
+      a model trained to carry the chord in its harmony part drifts to the tonic only if the
+      receiver falls back to it.
     """
 
     grid: Grid = field(default_factory=lambda: DEFAULT_GRID)
@@ -88,6 +106,9 @@ class ModelConfig:
     input_noise: float = 0.0
     harmony_swap_weight: float = 0.0
     harmony_mix: bool = False
+    decoder_chroma: bool = False
+    transpose_swap_weight: float = 0.0
+    channel_mean: str = "query"
 
     def __post_init__(self) -> None:
         if self.hidden < 1 or self.latent < 1:
@@ -98,12 +119,20 @@ class ModelConfig:
                 f"harmony_dims={self.harmony_dims} must be between 0 and latent={self.latent}")
         if not (0.0 <= self.input_noise < 1.0):
             raise ParameterError(f"input_noise={self.input_noise} must be in [0, 1)")
-        if self.harmony_swap_weight < 0:
-            raise ParameterError("harmony_swap_weight must be >= 0")
+        if self.harmony_swap_weight < 0 or self.transpose_swap_weight < 0:
+            raise ParameterError("harmony_swap_weight and transpose_swap_weight must be >= 0")
+        if self.transpose_swap_weight > 0 and self.harmony_dims == 0:
+            raise ParameterError("transpose_swap_weight needs harmony_dims > 0")
         if self.harmony_swap_weight > 0 and self.harmony_dims == 0:
             raise ParameterError("harmony_swap_weight needs harmony_dims > 0")
         if self.beta < 0 or self.free_bits < 0 or self.harmony_weight < 0:
             raise ParameterError("beta, free_bits and harmony_weight must be >= 0")
+        if self.decoder_chroma and self.harmony_dims == 0:
+            raise ParameterError("decoder_chroma needs harmony_dims > 0")
+        if self.channel_mean not in CHANNEL_MEAN_DEFAULTS:
+            raise ParameterError(
+                f"channel_mean={self.channel_mean!r}: choose one of "
+                f"{', '.join(CHANNEL_MEAN_DEFAULTS)}")
         if self.kl_anneal_steps < 0:
             raise ParameterError(f"kl_anneal_steps={self.kl_anneal_steps} must be >= 0")
         if self.transpose not in TRANSPOSE_CHOICES:
@@ -190,7 +219,8 @@ class BarVAE(nn.Module):
         self.enc_hidden = nn.Linear(n_in + (12 if config.encoder_chroma else 0), config.hidden)
         self.enc_mu = nn.Linear(config.hidden, config.latent)
         self.enc_logvar = nn.Linear(config.hidden, config.latent)
-        self.dec_hidden = nn.Linear(config.latent, config.hidden)
+        self.dec_hidden = nn.Linear(config.latent + (12 if config.decoder_chroma else 0),
+                                    config.hidden)
         self.dec_out = nn.Linear(config.hidden, n_in)
         # A *linear* head: the harmony part must hold the chord in a form that averages well
         # (the mean of two codes predicts a blend of their chroma), which is what the channel
@@ -207,6 +237,9 @@ class BarVAE(nn.Module):
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of every piano-roll cell for latent codes ``z``."""
+        if self.config.decoder_chroma:
+            chroma = F.softmax(self.harmony_logits(z), dim=1)
+            z = torch.cat([z, CHROMA_INPUT_SCALE * chroma], dim=1)
         return self.dec_out(F.relu(self.dec_hidden(z)))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -277,7 +310,39 @@ class BarVAE(nn.Module):
             mixed = torch.cat([z_h, z[perm, k:]], dim=1)
             swap = chroma_cross_entropy(self.decode_logits(mixed), target, self.config.grid)
             total = total + self.config.harmony_swap_weight * swap
+        if self.config.transpose_swap_weight > 0:
+            k = self.config.harmony_dims
+            shifted = self.shift_pitches(x, generator)
+            mu_s, logvar_s = self.encode(shifted)
+            eps_s = torch.randn(mu_s.shape, generator=generator, dtype=mu_s.dtype)
+            z_s = mu_s + eps_s * torch.exp(0.5 * logvar_s)
+            crossed = torch.cat([z_s[:, :k], z[:, k:]], dim=1)
+            moved = F.binary_cross_entropy_with_logits(
+                self.decode_logits(crossed), shifted, reduction="sum") / x.shape[0]
+            total = total + self.config.transpose_swap_weight * moved
+            swap = swap + moved
         return LossTerms(total=total, recon=recon, kl=kl, harmony=harmony, swap=swap)
+
+    def shift_pitches(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """Flattened bars each moved by a random interval of -5..+6 semitones.
+
+        Notes moved off the grid's range are dropped (rare: the grid spans C1-F7).
+        """
+        grid = self.config.grid
+        bars = x.view(-1, grid.steps, grid.pitches, 2)
+        shifts = torch.randint(-5, 7, (bars.shape[0],), generator=generator)
+        out = torch.zeros_like(bars)
+        for t in range(-5, 7):
+            rows = shifts == t
+            if not bool(rows.any()):
+                continue
+            if t > 0:
+                out[rows, :, t:] = bars[rows, :, :-t]
+            elif t < 0:
+                out[rows, :, :t] = bars[rows, :, -t:]
+            else:
+                out[rows] = bars[rows]
+        return out.view_as(x)
 
 
 # --------------------------------------------------------------------------- key normalisation

@@ -433,12 +433,13 @@ PRESETS: dict[str, dict] = {
     "pop-harmony": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
                    "transpose": "all12", "encoder_chroma": True,
-                   "harmony_swap_weight": 20.0},
+                   "harmony_swap_weight": 20.0, "channel_mean": "tonic"},
         "steps": 8000, "seed": 1, "corpus": "pop-music-midi",
         "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
                      "Someone Like You"),
         "description": "pop bars in all 12 keys; 12 of 32 latent dimensions carry the "
-                       "bar's chord through the channel",
+                       "bar's chord through the channel, and fall back to the query's "
+                       "tonic chord at low rates",
     },
     "pop-harmony-mix": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,

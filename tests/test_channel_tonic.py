@@ -102,3 +102,15 @@ def test_bad_use_is_a_parameter_error(options, vector, needle):
     mu = np.zeros((3, 4))
     with pytest.raises(ParameterError, match=needle):
         transmit(mu, None, 8, options=options, mean_vector=vector)
+
+
+def test_only_the_harmony_part_falls_back_to_the_tonic(model):
+    """The chord part of the mean is the tonic's code; the texture part the piece's average."""
+    from qbdi_musicology.generate import channel_mean_vector, encode, tonic_code
+
+    enc = encode(chord_score(["G", "C", "G", "Am"]), model)
+    k = model.config.harmony_dims
+    vec = channel_mean_vector(model.model, enc, TONIC)
+    assert np.allclose(vec[:k], tonic_code(model.model, enc)[:k])
+    assert np.allclose(vec[k:], enc.mu.mean(axis=0)[k:])
+    assert channel_mean_vector(model.model, enc, ChannelOptions()) is None

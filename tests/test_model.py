@@ -82,3 +82,43 @@ def test_revoicing_moves_notes_by_octaves_only():
         pcs_before = {(r + DEFAULT_GRID.low_pitch) % 12 for r in np.flatnonzero(before[..., 0].any(0))}
         pcs_after = {(r + DEFAULT_GRID.low_pitch) % 12 for r in np.flatnonzero(after[..., 0].any(0))}
         assert pcs_after <= pcs_before  # octave moves and omissions, never a new pitch class
+
+
+def test_decoder_reading_the_predicted_chroma_and_transposed_swap():
+    """Two training options: the decoder reads the harmony head's chroma; transposed copies."""
+    config = ModelConfig(hidden=16, latent=4, harmony_dims=2, harmony_weight=1.0,
+                         decoder_chroma=True, transpose_swap_weight=1.0)
+    model = BarVAE(config)
+    assert model.dec_hidden.in_features == 4 + 12
+    x = torch.from_numpy(np.stack([chord_bar([60, 64, 67]), chord_bar([57, 60, 64])])
+                         .reshape(2, -1).astype(np.float32))
+    terms = model.loss(x, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(terms.total) and terms.swap > 0
+    for bad in ({"decoder_chroma": True}, {"transpose_swap_weight": 1.0}):
+        with pytest.raises(ParameterError, match="needs harmony_dims"):
+            ModelConfig(latent=4, **bad)
+
+
+def test_shifted_pitches_keep_the_rhythm_and_move_the_chord():
+    """Each bar moves by one interval in -5..+6: a C major triad becomes another triad."""
+    from qbdi_musicology.analysis.chroma import bars_chroma, best_triad
+
+    model = BarVAE(ModelConfig(hidden=8, latent=4, harmony_dims=2))
+    bars = np.stack([chord_bar([60, 64, 67])] * 20)
+    x = torch.from_numpy(bars.reshape(20, -1).astype(np.float32))
+    moved = model.shift_pitches(x, torch.Generator().manual_seed(1)).numpy()
+    moved = moved.reshape(bars.shape).astype(bool)
+    roots = best_triad(bars_chroma(moved, DEFAULT_GRID))
+    assert set(roots.tolist()) <= set(range(12)) and len(set(roots.tolist())) > 3
+    assert np.array_equal(moved.sum(axis=(2, 3)), bars.sum(axis=(2, 3)))  # same notes per step
+
+
+def test_the_channel_mean_a_model_asks_for():
+    from qbdi_musicology.generate import default_channel
+
+    assert ModelConfig().channel_mean == "query"
+    model = BarVAE(ModelConfig(hidden=8, latent=4, harmony_dims=2, channel_mean="tonic"))
+    assert default_channel(model).mean == "tonic"
+    assert ModelConfig.from_dict(model.config.to_dict()).channel_mean == "tonic"
+    with pytest.raises(ParameterError, match="channel_mean"):
+        ModelConfig(channel_mean="dominant")

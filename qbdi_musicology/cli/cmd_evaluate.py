@@ -25,10 +25,11 @@ def register(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the channel noise")
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="decoding threshold in (0, 1) (default 0.5)")
-    parser.add_argument("--mean", choices=("query", "tonic"), default="query",
+    parser.add_argument("--mean", choices=("query", "tonic"), default=None,
                         help="what the channel falls back to for detail it does not send: "
-                             "the query's average bar (default) or its tonic chord (the key "
-                             "is then given to the receiver as side information)")
+                             "the query's average bar or its tonic chord (the key is then "
+                             "given to the receiver as side information); default: the "
+                             "model's own choice (tonic for the shipped model)")
     parser.add_argument("--out", required=True, help="output folder for the CSV and Markdown")
     parser.set_defaults(func=run)
 
@@ -39,14 +40,15 @@ def run(args: argparse.Namespace) -> int:
     from .. import evaluate
     from ..channel import ChannelOptions
     from ..checkpoint import load_model
+    from ..generate import default_channel
     from ..fileio import write_text_atomic
 
     rates = parse_rates(args.rates)
     loaded = load_model(args.model)
     queries = evaluate.load_query_set(args.queries, grid=loaded.grid)
+    channel = default_channel(loaded) if args.mean is None else ChannelOptions(mean=args.mean)
     rows = evaluate.evaluate_model(loaded, queries, rates, seed=args.seed,
-                                   threshold=args.threshold,
-                                   channel=ChannelOptions(mean=args.mean))
+                                   threshold=args.threshold, channel=channel)
     summary = evaluate.summarise(rows)
     by_group = evaluate.summarise(rows, by=("group", "rate"))
     out = Path(args.out)
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     write_text_atomic(out / "summary_by_group.csv", by_group.to_csv(index=False))
     table = evaluate.markdown_table(summary)
     text = (f"# Evaluation of {loaded.model_id}\n\n{len(queries)} queries, seed {args.seed}, "
-            f"threshold {args.threshold}, channel mean {args.mean}; mean ± sd over queries.\n\n{table}")
+            f"threshold {args.threshold}, channel mean {channel.mean}; mean ± sd over queries.\n\n{table}")
     write_text_atomic(out / "summary.md", text)
     print(text)
     return 0

@@ -45,11 +45,12 @@ def register(subparsers) -> None:
                         help="source variance that steers the bit allocation: the query's "
                              "bar-to-bar variation (default), the encoder's posterior "
                              "variance (as the reference notebook), or the prior (1)")
-    parser.add_argument("--mean", choices=MEAN_CHOICES, default="query",
+    parser.add_argument("--mean", choices=MEAN_CHOICES, default=None,
                         help="what a dimension without bits falls back to: the query's "
-                             "average (default), each bar's own latent, the prior (0), or "
-                             "the code of the query's tonic chord (the key as side "
-                             "information: low rates drift to the tonic)")
+                             "average, each bar's own latent, the prior (0), or the code of "
+                             "the query's tonic chord (the key as side information: low "
+                             "rates drift to the tonic); default: the model's own choice "
+                             "(tonic for the shipped model)")
     parser.add_argument("--sample", action="store_true",
                         help="draw each bar's latent from the encoder's posterior instead "
                              "of taking its mean")
@@ -96,12 +97,13 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--rates {args.rates!r} lists a rate twice; give each once")
     if args.seed < 0:
         raise ParameterError(f"--seed {args.seed} must be >= 0")
-    options = ChannelOptions(variance=args.variance, mean=args.mean, sample=args.sample)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ParameterError(f"--out {out} is a file; give a folder")
     score = generate.load_query(args.query)
     loaded = checkpoint.load_model(args.model)
+    mean = generate.default_channel(loaded).mean if args.mean is None else args.mean
+    options = ChannelOptions(variance=args.variance, mean=mean, sample=args.sample)
     results = generate.sweep(score, loaded, rates, seed=args.seed, threshold=args.threshold,
                              channel=options, include_query=args.with_query)
     name = query_name(args.query)
