@@ -423,6 +423,13 @@ def _prepare(score, copy_score: bool = True):
             h.activeSite.remove(h)
             pulled.append((pi, offset, h))
     for part in work.parts:
+        if _undecided_accidentals(part):
+            # music21 can mark a part read from MIDI as notated while its notes' accidentals
+            # were never decided; written so, every sharp of the key signature (the C# of
+            # F# minor) is drawn again on its note. Decide them against the key signature.
+            part.streamStatus.accidentals = False
+            for m in part.getElementsByClass(stream.Measure):
+                m.streamStatus.accidentals = False
         # What music21's exporter does when it makes notation itself, but here with the
         # chord symbols taken out: their pitches would add naturals to the notes.
         part.splitAtDurations(recurse=True)  # e.g. a 1.25-quarter note from MIDI -> tied
@@ -440,6 +447,15 @@ def _prepare(score, copy_score: bool = True):
         for m in part.getElementsByClass(stream.Measure):
             m.streamStatus.accidentals = True
     return work
+
+
+def _undecided_accidentals(part) -> bool:
+    """True when a note of ``part`` has an accidental whose display is not decided yet."""
+    for n in part.recurse().notes:
+        for p in n.pitches:
+            if p.accidental is not None and p.accidental.displayStatus is None:
+                return True
+    return False
 
 
 def _measure_at(part, offset: float):
