@@ -499,13 +499,14 @@ def _assemble(score, groups: list[tuple[_Staves, str, str]]) -> None:
                                               barTogether=True))
 
 
-#: Height in millimetres of the A4 page inside its margins, and what MuseScore adds to the
-#: header's text (its header frame is 2.5 spaces taller than the text, and a gap follows).
+#: Height in millimetres of the A4 page inside its margins, and the space MuseScore adds
+#: around a system under a header, in staff spaces: its header frame is 2.5 spaces taller
+#: than the text, 7 separate the frame from the system, 7 stay free under the last staff.
 PAGE_CONTENT_MM = (PAGE_HEIGHT - 2 * PAGE_MARGIN) * DEFAULT_STAFF_MM / 40.0
-HEADER_PADDING_MM = 5.0
+FRAME_SPACES = 16.5
 #: Height of one staff with its share of the space around it, in staff spaces (a staff is
 #: 4 spaces high; MuseScore leaves about 6.5 between staves, chord symbols and lyrics need
-#: the rest; measured: 12 in an overview of 8 rates).
+#: the rest; measured: 12.2 in the overview of bwv66.6 at 8 rates).
 SPACES_PER_STAFF = 12.5
 #: Staff height in millimetres (MusicXML scaling: millimetres per 40 tenths): the largest,
 #: music21's default, the densest we use, and the smallest, a miniature score's staff.
@@ -521,12 +522,12 @@ def staff_height_mm(n_staves: int, *, largest: float = STAFF_MM_MAX,
     ``header_mm``: the height of the title and the text under it on page 1 (the default is
     the tallest header written here). Example: the drift overview of a chorale at 8 rates
     has 18 staves (9 grand staves) under a header of 25.6 mm (title and six lines):
-    ``staff_height_mm(18, header_mm=25.6)`` is 4.2 mm instead of 7, so MuseScore can put
+    ``staff_height_mm(18, header_mm=25.6)`` is 4.0 mm instead of 7, so MuseScore can put
     a whole system on page 1 rather than leave it empty under the title. At 10 rates (22
-    staves, seven lines) it is 3.4 mm.
+    staves, seven lines) it is 3.3 mm.
     """
-    room = PAGE_CONTENT_MM - header_mm - HEADER_PADDING_MM
-    fit = room / (n_staves * SPACES_PER_STAFF / 4.0)
+    # header + (frame + staves) x one space (a quarter of the staff height) = the page
+    fit = 4.0 * (PAGE_CONTENT_MM - header_mm) / (FRAME_SPACES + n_staves * SPACES_PER_STAFF)
     return round(max(STAFF_MM_MIN, min(largest, fit)), 2)
 
 
