@@ -237,8 +237,33 @@ def _restore_optimizer(optimizer, tensors: dict, meta: dict) -> None:
     optimizer.load_state_dict(state)
 
 
+class _WeightAverage:
+    """Running sum of a model's weights (float64), for stochastic weight averaging."""
+
+    def __init__(self) -> None:
+        self.sums: dict = {}
+        self.count = 0
+
+    def add(self, model) -> None:
+        for name, tensor in model.state_dict().items():
+            value = tensor.detach().double()
+            self.sums[name] = self.sums[name] + value if name in self.sums else value.clone()
+        self.count += 1
+
+    def state(self) -> dict:
+        return {name: (total / self.count).float() for name, total in self.sums.items()}
+
+    def tensors(self) -> dict:
+        return {f"avg/{name}": total for name, total in self.sums.items()}
+
+    def restore(self, extra: dict, count: int) -> None:
+        self.sums = {k[len("avg/"):]: v.double() for k, v in extra.items() if k.startswith("avg/")}
+        self.count = count if self.sums else 0
+
+
 def _save_resume(path: Path, model, optimizer, generator, step: int, best: dict,
-                 history: list[dict], best_state: dict | None, run: dict) -> None:
+                 history: list[dict], best_state: dict | None, run: dict,
+                 averaged: _WeightAverage) -> None:
     from .checkpoint import save_model
 
     opt_tensors, opt_meta = _optimizer_tensors(optimizer)
@@ -246,7 +271,9 @@ def _save_resume(path: Path, model, optimizer, generator, step: int, best: dict,
     extra["generator_state"] = generator.get_state()
     for name, tensor in (best_state or {}).items():
         extra[f"best/{name}"] = tensor
-    info = {"resume": {"step": step, "best": best, "optimizer": opt_meta, "run": run},
+    extra.update(averaged.tensors())
+    info = {"resume": {"step": step, "best": best, "optimizer": opt_meta, "run": run,
+                       "averaged": averaged.count},
             "history": history}
     save_model(path, model, info=info, kind="training-state", extra_tensors=extra)
 
@@ -254,7 +281,8 @@ def _save_resume(path: Path, model, optimizer, generator, step: int, best: dict,
 def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
         lr: float = 1e-3, val_fraction: float = 0.1, eval_every: int = 500,
         patience: int = 8, checkpoint: str | os.PathLike | None = None,
-        checkpoint_every: int = 2000, resume: bool = False, progress: bool = True) -> FitResult:
+        checkpoint_every: int = 2000, resume: bool = False, progress: bool = True,
+        average_from: int | None = None) -> FitResult:
     """Train a :class:`~qbdi_musicology.model.BarVAE` and return the best one.
 
     ``data``: a bar array ``(n, steps, pitches, 2)``, a :class:`TrainingData` or a corpus
@@ -265,6 +293,13 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
     ``checkpoint``: a path for the resumable training state, written every
     ``checkpoint_every`` steps; ``resume=True`` continues from it (same data and seed).
 
+    ``average_from``: instead of keeping the weights of the best validation loss, average
+    the weights seen at every evaluation from this step to the end (*stochastic weight
+    averaging*); training then runs all ``steps``. The validation loss of a bar VAE is
+    lowest early (the decoder then starts to memorise pop textures) while the chord pathway
+    is still settling, and any single step's weights differ from their neighbours' by seed
+    noise; the average keeps the shared part.
+
     Example: ``fit(bars, ModelConfig(latent=16), seed=3, steps=200).model``.
     """
     import torch
@@ -273,6 +308,8 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
 
     if steps < 1 or batch < 1 or lr <= 0:
         raise ParameterError(f"steps={steps}, batch={batch}, lr={lr}: all must be positive")
+    if average_from is not None and not (0 <= average_from <= steps):
+        raise ParameterError(f"average_from={average_from} must lie between 0 and steps={steps}")
     data = as_training_data(data)
     grid: Grid = config.grid
     expected = (grid.steps, grid.pitches, 2)
@@ -303,11 +340,13 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
     start_step = 0
     run = {"seed": int(seed), "steps": int(steps), "batch": int(batch), "lr": float(lr),
            "val_fraction": float(val_fraction), "n_train_bars": int(len(train_bars)),
-           "corpus": data.corpus_name, "fingerprint": data.fingerprint}
+           "corpus": data.corpus_name, "fingerprint": data.fingerprint,
+           "average_from": average_from}
     ckpt_path = Path(checkpoint) if checkpoint else None
+    averaged = _WeightAverage()
     if resume and ckpt_path is not None and ckpt_path.exists():
         start_step, best, history, best_state = _load_resume(ckpt_path, model, optimizer,
-                                                             generator, run)
+                                                             generator, run, averaged)
         log.info("resumed from %s at step %d", ckpt_path, start_step)
 
     bad_evals = 0
@@ -346,6 +385,8 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
                 else:
                     score = terms.total.item()
                 history.append(record)
+                if average_from is not None and step >= average_from:
+                    averaged.add(model)
                 warmed = step >= config.kl_anneal_steps
                 if score < best["val_loss"] - 1e-4 or not warmed:
                     best = {"val_loss": score, "step": step}
@@ -354,18 +395,20 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
                 else:
                     bad_evals += 1
                 model.train()
-                if warmed and bad_evals >= patience:
+                if warmed and bad_evals >= patience and average_from is None:
                     stopped_early = True
                     log.info("early stop at step %d (best %d)", step, best["step"])
                     break
             if ckpt_path is not None and step % checkpoint_every == 0 and step < steps:
                 _save_resume(ckpt_path, model, optimizer, generator, step, best, history,
-                             best_state, run)
+                             best_state, run, averaged)
     finally:
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - t0
-    if best_state is not None:
+    if averaged.count:
+        model.load_state_dict(averaged.state())
+    elif best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     final_val = evaluate_bars(model, val_bars) if len(val_bars) else {}
@@ -375,6 +418,7 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
                    "pieces": len(data.names), "bars": int(len(data.bars)),
                    "validation_pieces": val_names},
         "seed": int(seed), "steps": int(step), "best_step": int(best["step"]),
+        "averaged_from": average_from, "averaged_weights": int(averaged.count),
         "batch": int(batch), "lr": float(lr), "train_seconds": round(seconds, 1),
         "steps_per_second": round((step - start_step) / max(seconds, 1e-9), 1),
         "final_losses": {"val_loss": final_val.get("loss"), "val_recon": final_val.get("recon"),
@@ -388,7 +432,8 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
                      stopped_early=stopped_early, val_pieces=val_names)
 
 
-def _load_resume(path: Path, model, optimizer, generator, run: dict):
+def _load_resume(path: Path, model, optimizer, generator, run: dict,
+                 averaged: "_WeightAverage"):
     from .checkpoint import load_model
     from .errors import ModelError
 
@@ -400,7 +445,7 @@ def _load_resume(path: Path, model, optimizer, generator, run: dict):
         raise ModelError(f"{path} was written for another model configuration; "
                          f"delete it or train without --resume")
     saved_run = loaded.info["resume"]["run"]
-    for key in ("seed", "batch", "corpus", "fingerprint", "n_train_bars"):
+    for key in ("seed", "batch", "corpus", "fingerprint", "n_train_bars", "average_from"):
         if saved_run.get(key) != run.get(key):
             raise ModelError(f"{path}: training state has {key}={saved_run.get(key)!r} but "
                              f"this run has {run.get(key)!r}; resume with the same settings")
@@ -410,6 +455,7 @@ def _load_resume(path: Path, model, optimizer, generator, run: dict):
     generator.set_state(extra["generator_state"])
     best_state = {k[len("best/"):]: v for k, v in extra.items() if k.startswith("best/")} or None
     resume = loaded.info["resume"]
+    averaged.restore(extra, int(resume.get("averaged", 0)))
     return int(resume["step"]), resume["best"], loaded.info.get("history", []), best_state
 
 
@@ -434,7 +480,7 @@ PRESETS: dict[str, dict] = {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
                    "transpose": "all12", "encoder_chroma": True,
                    "harmony_swap_weight": 20.0, "channel_mean": "tonic"},
-        "steps": 8000, "seed": 1, "corpus": "pop-music-midi",
+        "steps": 8000, "average_last": 5000, "seed": 1, "corpus": "pop-music-midi",
         "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
                      "Someone Like You"),
         "description": "pop bars in all 12 keys; 12 of 32 latent dimensions carry the "

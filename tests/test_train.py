@@ -118,3 +118,27 @@ def test_bad_training_input():
         fit(np.zeros((5, 12, 78, 2), bool), TINY, steps=1, progress=False)
     with pytest.raises(ParameterError):
         fit(synthetic_songs(), TINY, steps=0, progress=False)
+
+
+
+def test_weight_averaging_trains_every_step_and_resumes_exactly(tmp_path):
+    """Averaging from step 40 of 100 (evaluations every 20): 4 weight sets, no early stop,
+    and a run resumed from its state at step 60 ends with the same averaged weights."""
+    from qbdi_musicology.errors import ParameterError
+
+    data = synthetic_songs()
+    state = tmp_path / "m.qbdi.training"
+    kw = dict(seed=5, steps=100, batch=16, eval_every=20, progress=False, patience=1,
+              average_from=40, checkpoint=state, checkpoint_every=60)
+    straight = fit(data, TINY, **kw)
+    assert straight.steps_done == 100 and not straight.stopped_early
+    assert straight.info["averaged_weights"] == 4 and straight.info["averaged_from"] == 40
+    assert load_model(state).header["info"]["resume"]["averaged"] == 2
+    resumed = fit(data, TINY, resume=True, **kw)
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], tensor), name
+    last = fit(data, TINY, **{**kw, "average_from": None, "checkpoint": None})
+    assert not all(torch.equal(last.model.state_dict()[n], t)
+                   for n, t in straight.model.state_dict().items())
+    with pytest.raises(ParameterError):
+        fit(data, TINY, seed=5, steps=10, average_from=11, progress=False)

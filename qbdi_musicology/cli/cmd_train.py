@@ -32,6 +32,12 @@ def register(subparsers) -> None:
     parser.add_argument("--hold-out", default=None,
                         help="comma-separated song names left out of training (default: the "
                              "preset's, i.e. the evaluation's held-out pop songs)")
+    parser.add_argument("--average-from", type=int, default=None, metavar="STEP",
+                        help="keep the average of the weights from this step to the end "
+                             "(default for pop-harmony: the last 5000 steps, i.e. from 3000 of 8000)")
+    parser.add_argument("--keep-best", action="store_true",
+                        help="keep the weights of the best validation loss instead (early "
+                             "stopping, no averaging)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from OUT.training")
@@ -64,8 +70,17 @@ def run(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus, config.grid)
     data = training_data_for(corpus, hold_out)
     state = out.with_name(out.name + ".training")
+    average_from = args.average_from
+    if average_from is None and preset.get("average_last"):
+        average_from = max(0, steps - preset["average_last"])
+    if args.keep_best:
+        average_from = None
+    if average_from is not None and not (0 <= average_from <= steps):
+        raise ParameterError(f"--average-from {average_from} must lie between 0 and the "
+                             f"{steps} training steps")
     result = fit(data, config, seed=seed, steps=steps, batch=args.batch, lr=args.lr,
-                 checkpoint=state, checkpoint_every=args.checkpoint_every, resume=args.resume)
+                 checkpoint=state, checkpoint_every=args.checkpoint_every, resume=args.resume,
+                 average_from=average_from)
     info = dict(result.info)
     info["preset"] = args.preset
     info["hold_out"] = list(hold_out)
