@@ -123,7 +123,8 @@ def test_cli_sweep_writes_one_valid_score_per_rate_and_the_csv(tmp_path, model_p
         assert_valid_musicxml(path)
         fields = read_musicxml_fields(path)
         assert float(fields["rate"]) == rate and fields["seed"] == "2"
-        assert "variance=query, mean=query" in fields["channel"]
+        # the shipped recipe falls back to the tonic unless --mean says otherwise
+        assert "variance=query, mean=tonic" in fields["channel"]
         midi = converter.parse(out / f"bwv66.6_{tag}.mid")
         assert len(midi.flatten().notes) > 0
     with open(out / "bwv66.6_channel.csv", newline="") as fh:
@@ -181,3 +182,23 @@ def test_cli_sweep_files_open_in_musescore(tmp_path, model_path, musescore):
         result = musescore(path, tmp_path / f"{path.stem}.png")
         assert result.ok and not result.warnings, f"{path.name}: {result}"
         assert result.pages >= 1
+
+
+def test_the_shipped_model_drifts_to_the_tonic_by_default():
+    """bwv66.6 (F# minor) through the shipped model with its own channel options: at 0
+    bits/bar every bar is an F# minor triad; at full rate the harmony is the chorale's own,
+    with several chords and not mostly the tonic."""
+    from music21 import corpus
+
+    from qbdi_musicology.analysis.chroma import bars_chroma, best_triad, triad_name
+    from qbdi_musicology.checkpoint import load_model
+    from qbdi_musicology.generate import default_channel, sweep
+    from qbdi_musicology.pianoroll import score_to_bars
+
+    model = load_model()
+    assert default_channel(model).mean == "tonic"
+    results = sweep(corpus.parse("bach/bwv66.6"), model, [math.inf, 0], seed=0)
+    chords = {rate: [triad_name(i) for i in best_triad(bars_chroma(
+        score_to_bars(score, model.grid), model.grid))] for rate, score, _ in results}
+    assert chords[0.0] == ["F#m"] * 10
+    assert len(set(chords[math.inf])) >= 4 and chords[math.inf].count("F#m") <= 3
