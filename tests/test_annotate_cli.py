@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from music21 import chord, meter, stream
 
 from qbdi_musicology.cli import main
 from qbdi_musicology.musicxml import read_musicxml_fields, set_score_fields, write_musicxml
+from chord_scores import bars_score
 
-
-def bars_score(bars, time_signature="4/4"):
-    part = stream.Part()
-    ts = meter.TimeSignature(time_signature)
-    for number, pitches in enumerate(bars, 1):
-        m = stream.Measure(number=number)
-        if number == 1:
-            m.insert(0, ts)
-        m.append(chord.Chord(pitches, quarterLength=ts.barDuration.quarterLength))
-        part.append(m)
-    return stream.Score([part])
 
 
 C, G, D, F = ["C4", "E4", "G4"], ["G3", "B3", "D4"], ["D4", "F#4", "A4"], ["F3", "A3", "C4"]

@@ -6,29 +6,15 @@ import math
 
 import pytest
 from lxml import etree
-from music21 import chord, corpus, harmony, interval, meter, stream
+from music21 import corpus, harmony, interval, stream
 
 from qbdi_musicology import pianoroll
 from qbdi_musicology.annotate.harmony import (COLLISION_COLOUR, annotate_pair, drift_overview,
                                               write_annotated, write_overview)
 from qbdi_musicology.errors import InputError
 from qbdi_musicology.musicxml import read_musicxml_fields
+from chord_scores import bars_score
 
-
-def bars_score(bars, time_signature="4/4", title=None):
-    part = stream.Part()
-    ts = meter.TimeSignature(time_signature)
-    for number, pitches in enumerate(bars, 1):
-        m = stream.Measure(number=number)
-        if number == 1:
-            m.insert(0, ts)
-        m.append(chord.Chord(pitches, quarterLength=ts.barDuration.quarterLength))
-        part.append(m)
-    score = stream.Score([part])
-    if title:
-        from music21 import metadata
-        score.metadata = metadata.Metadata(title=title)
-    return score
 
 
 C, G, D, F = ["C4", "E4", "G4"], ["G3", "B3", "D4"], ["D4", "F#4", "A4"], ["F3", "A3", "C4"]

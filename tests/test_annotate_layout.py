@@ -8,27 +8,14 @@ import math
 import mido
 import pytest
 from lxml import etree
-from music21 import chord, converter, corpus, meter, stream
+from music21 import converter, corpus, meter, stream
 
 from qbdi_musicology import pianoroll
-from qbdi_musicology.annotate.harmony import (annotate_pair, drift_overview, piano_pair,
+from qbdi_musicology.annotate.harmony import (annotate_pair, piano_pair,
                                               write_annotated, write_overview)
 from qbdi_musicology.scoreio import load_score
+from chord_scores import bars_score
 
-
-def bars_score(bars, time_signature="4/4", symbol=None):
-    """One chord per bar, e.g. ``bars_score([["C4", "E4", "G4"]])``: a C major bar."""
-    part = stream.Part()
-    ts = meter.TimeSignature(time_signature)
-    if symbol is not None:
-        ts.symbol = symbol
-    for number, pitches in enumerate(bars, 1):
-        m = stream.Measure(number=number)
-        if number == 1:
-            m.insert(0, ts)
-        m.append(chord.Chord(pitches, quarterLength=ts.barDuration.quarterLength))
-        part.append(m)
-    return stream.Score([part])
 
 
 C, G, D, F = ["C4", "E4", "G4"], ["G3", "B3", "D4"], ["D4", "F#4", "A4"], ["F3", "A3", "C4"]

@@ -5,24 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from music21 import chord, corpus, interval, meter, note, stream
+from music21 import corpus, interval
 
 from qbdi_musicology.analysis.collisions import compare_scores
 from qbdi_musicology.errors import InputError
+from chord_scores import bars_score
 
-
-def bars_score(bars, time_signature="4/4"):
-    """One part; each bar one whole chord (pitch names), ``[]`` for a rest."""
-    ts = meter.TimeSignature(time_signature)
-    part = stream.Part()
-    for number, pitches in enumerate(bars, 1):
-        m = stream.Measure(number=number)
-        if number == 1:
-            m.insert(0, ts)
-        ql = ts.barDuration.quarterLength
-        m.append(chord.Chord(pitches, quarterLength=ql) if pitches else note.Rest(quarterLength=ql))
-        part.append(m)
-    return stream.Score([part])
 
 
 C, G, D = ["C4", "E4", "G4"], ["G3", "B3", "D4"], ["D4", "F#4", "A4"]

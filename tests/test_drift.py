@@ -5,21 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from music21 import chord, corpus, interval, meter, stream
+from music21 import corpus, interval
 
 from qbdi_musicology.analysis.drift import chord_entropy_bits, drift_analysis, drift_table
 from qbdi_musicology.errors import InputError
+from chord_scores import bars_score
 
-
-def bars_score(bars):
-    part = stream.Part()
-    for number, pitches in enumerate(bars, 1):
-        m = stream.Measure(number=number)
-        if number == 1:
-            m.insert(0, meter.TimeSignature("4/4"))
-        m.append(chord.Chord(pitches, quarterLength=4))
-        part.append(m)
-    return stream.Score([part])
 
 
 C, F, G, AM = ["C4", "E4", "G4"], ["F3", "A3", "C4"], ["G3", "B3", "D4"], ["A3", "C4", "E4"]
