@@ -12,8 +12,8 @@ The last term is this package's addition to the paper's recipe. The first
 ``harmony_dims`` latent dimensions (the *harmony part* of the latent) must predict, through
 a single linear layer, the bar's pitch-class profile (chroma). Chord information then lives
 in those latent dimensions, which pass the same rate-limited channel as the rest of the
-code: at a low rate they fall back to the channel mean (the piece's average harmony, close
-to its tonic triad) instead of bypassing the channel.
+code: at a low rate they fall back to the channel mean (for the shipped model the query's
+tonic chord, see ``ModelConfig.channel_mean``) instead of bypassing the channel.
 
 Example: ``BarVAE(ModelConfig(latent=32, harmony_dims=12))`` is a 2496-500-32 VAE whose
 first twelve latent dimensions carry the bar's chord.
