@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output MusicXML file (.musicxml or .mxl)")
     parser.add_argument("--rate", default="inf",
                         help="channel rate in bits per bar; 'inf' (default) = full rate, "
-                             "0 = only the piece's average reaches the decoder")
+                             "0 = nothing bar by bar: the shipped model then plays the "
+                             "query's tonic chord in the piece's average texture")
     parser.add_argument("--model", default=None,
                         help="model file or shipped model name (default: the shipped model)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the channel noise (default 0)")
