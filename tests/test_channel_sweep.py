@@ -202,3 +202,22 @@ def test_the_shipped_model_drifts_to_the_tonic_by_default():
         score_to_bars(score, model.grid), model.grid))] for rate, score, _ in results}
     assert chords[0.0] == ["F#m"] * 10
     assert len(set(chords[math.inf])) >= 4 and chords[math.inf].count("F#m") <= 3
+
+
+def test_cli_query_takes_the_channel_mean(tmp_path):
+    """`qbdi query --rate 0`: the shipped model's own fallback is the tonic (F# minor for
+    bwv66.6) in every bar; `--mean query` writes the option into the score instead."""
+    from music21 import converter
+
+    from qbdi_musicology.analysis.chroma import bars_chroma, best_triad, triad_name
+    from qbdi_musicology.grid import DEFAULT_GRID
+    from qbdi_musicology.musicxml import read_musicxml_fields
+    from qbdi_musicology.pianoroll import score_to_bars
+
+    tonic, average = tmp_path / "tonic.musicxml", tmp_path / "average.musicxml"
+    assert main(["query", QUERY, "--rate", "0", "--out", str(tonic)]) == 0
+    assert main(["query", QUERY, "--rate", "0", "--mean", "query", "--out", str(average)]) == 0
+    bars = score_to_bars(converter.parse(tonic), DEFAULT_GRID)
+    assert {triad_name(i) for i in best_triad(bars_chroma(bars, DEFAULT_GRID))} == {"F#m"}
+    assert "mean=tonic" in read_musicxml_fields(tonic)["channel"]
+    assert "mean=query" in read_musicxml_fields(average)["channel"]

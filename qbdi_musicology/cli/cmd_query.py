@@ -11,6 +11,8 @@ from .common import add_command, parse_rates
 
 
 def register(subparsers) -> None:
+    from ..channel import MEAN_CHOICES
+
     parser = add_command(
         subparsers, "query",
         help="improvise on a query (MIDI, MusicXML or corpus:NAME/PIECE) with a trained model",
@@ -28,6 +30,10 @@ def register(subparsers) -> None:
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="decoding threshold in (0, 1): a cell sounds when its probability "
                              "is above it (default 0.5; the paper uses 0.5-0.7)")
+    parser.add_argument("--mean", choices=MEAN_CHOICES, default=None,
+                        help="what the channel falls back to for what it does not send (see "
+                             "'qbdi sweep --help'); default: the model's own choice (tonic "
+                             "for the shipped model)")
     parser.add_argument("--with-query", action="store_true",
                         help="add the query as extra staves below the improvisation")
     parser.add_argument("--midi", action="store_true",
@@ -37,6 +43,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import checkpoint, generate
+    from ..channel import ChannelOptions
     from ..musicxml import write_midi, write_musicxml
 
     rates = parse_rates(args.rate)
@@ -47,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--out {out}: give a .musicxml or .mxl file name")
     loaded = checkpoint.load_model(args.model)
     score = generate.load_query(args.query)
+    channel = None if args.mean is None else ChannelOptions(mean=args.mean)
     improv = generate.query(score, loaded, seed=args.seed, threshold=args.threshold,
-                            rate=rates[0], include_query=args.with_query)
+                            rate=rates[0], channel=channel, include_query=args.with_query)
     written = []
     if args.midi:
         written.append(write_midi(improv, out.with_suffix(".mid")))
