@@ -174,3 +174,26 @@ def test_three_chorales_in_a_row_identical_to_vmo(distance, step):
     _assert_same_oracle(sweep.oracle, ref)
     assert repeated_patterns(sweep.oracle, 3) == [
         (list(map(int, e)), int(n)) for e, n in R.reference_patterns(ref, 3)]
+
+
+def test_transitions_overflow_into_a_growing_list_in_insertion_order():
+    """A state with more transitions than its inline slots keeps the rest in a linked edge
+    list; when that list is full it is reallocated, and the order of insertion stays."""
+    slots = E._SLOTS
+    idx = np.int64
+    trn_cnt = np.zeros((1, 4), dtype=idx)
+    trn_slot = np.empty((1, 4, slots), dtype=idx)
+    trn_head = np.full((1, 4), -1, dtype=idx)
+    trn_tail = np.empty((1, 4), dtype=idx)
+    e_to, e_next = np.empty((1, 1), dtype=idx), np.empty((1, 1), dtype=idx)
+    e_count = np.zeros(1, dtype=idx)
+    targets = list(range(10, 10 + slots + 5))
+    for dst in targets:
+        e_to, e_next = E._add_transition(0, 2, dst, trn_cnt, trn_slot, trn_head, trn_tail,
+                                         e_to, e_next, e_count)
+    assert e_to.shape[1] >= 5 and e_count[0] == 5 and trn_cnt[0, 2] == len(targets)
+    found, e = list(trn_slot[0, 2]), trn_head[0, 2]
+    while e != -1:
+        found.append(int(e_to[0, e]))
+        e = e_next[0, e]
+    assert found == targets

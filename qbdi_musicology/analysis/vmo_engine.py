@@ -418,6 +418,32 @@ def _nearest(dblock, first, k_max):
 
 
 @njit(cache=True)
+def _add_transition(t, src, dst, trn_cnt, trn_slot, trn_head, trn_tail, e_to, e_next, e_count):
+    """Append the transition ``src -> dst`` to threshold ``t``'s oracle (after the others).
+
+    Returns the edge arrays, which are reallocated when they are full.
+    """
+    c = trn_cnt[t, src]
+    if c < _SLOTS:
+        trn_slot[t, src, c] = dst
+    else:
+        if e_count[t] >= e_to.shape[1]:
+            e_to = _grow(e_to, 2 * e_to.shape[1])
+            e_next = _grow(e_next, 2 * e_next.shape[1])
+        e = e_count[t]
+        e_count[t] += 1
+        e_to[t, e] = dst
+        e_next[t, e] = -1
+        if trn_head[t, src] == -1:
+            trn_head[t, src] = e
+        else:
+            e_next[t, trn_tail[t, src]] = e
+        trn_tail[t, src] = e
+    trn_cnt[t, src] = c + 1
+    return e_to, e_next
+
+
+@njit(cache=True)
 def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n_sym, first_states, is_first,
              trn_cnt, trn_slot, trn_head, trn_tail, e_to, e_next, e_count, rs_head, rs_tail, rs_next, max_lrs,
              avg_lrs):
@@ -441,23 +467,8 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
             row = dblock[r]
             novel = near_n[r] == 0 or not (near_d[r, 0] < thr)
             # transition i-1 -> i
-            c = trn_cnt[t, i - 1]
-            if c < _SLOTS:
-                trn_slot[t, i - 1, c] = i
-            else:
-                if e_count[t] >= e_to.shape[1]:
-                    e_to = _grow(e_to, 2 * e_to.shape[1])
-                    e_next = _grow(e_next, 2 * e_next.shape[1])
-                e = e_count[t]
-                e_count[t] += 1
-                e_to[t, e] = i
-                e_next[t, e] = -1
-                if trn_head[t, i - 1] == -1:
-                    trn_head[t, i - 1] = e
-                else:
-                    e_next[t, trn_tail[t, i - 1]] = e
-                trn_tail[t, i - 1] = e
-            trn_cnt[t, i - 1] = c + 1
+            e_to, e_next = _add_transition(t, i - 1, i, trn_cnt, trn_slot, trn_head, trn_tail,
+                                           e_to, e_next, e_count)
 
             k = sfx[t, i - 1]
             pi_1 = i - 1
@@ -511,23 +522,8 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                                 best_d = d
                         e = e_next[t, e]
                 if best == -1:
-                    c = trn_cnt[t, k]
-                    if c < _SLOTS:
-                        trn_slot[t, k, c] = i
-                    else:
-                        if e_count[t] >= e_to.shape[1]:
-                            e_to = _grow(e_to, 2 * e_to.shape[1])
-                            e_next = _grow(e_next, 2 * e_next.shape[1])
-                        e = e_count[t]
-                        e_count[t] += 1
-                        e_to[t, e] = i
-                        e_next[t, e] = -1
-                        if trn_head[t, k] == -1:
-                            trn_head[t, k] = e
-                        else:
-                            e_next[t, trn_tail[t, k]] = e
-                        trn_tail[t, k] = e
-                    trn_cnt[t, k] = c + 1
+                    e_to, e_next = _add_transition(t, k, i, trn_cnt, trn_slot, trn_head,
+                                                   trn_tail, e_to, e_next, e_count)
                     pi_1 = k
                     k = sfx[t, k]
                 else:
