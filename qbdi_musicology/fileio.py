@@ -1,7 +1,9 @@
 """Atomic file output: write to a temporary file in the target folder, then rename.
 
 A crash or Ctrl-C never leaves a half-written file under the final name, and an existing
-file is replaced in one step.
+file is replaced in one step. The temporary name carries the writer's process id, so the
+next write to the same file removes what a killed writer left behind (``kill -9`` gives no
+chance to clean up) without touching a temporary file that a running process still writes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,30 @@ def _umask() -> int:
     return mask
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or not a pid we can judge: leave it
+    return True
+
+
+def _remove_orphans(target: Path) -> None:
+    """Delete temporary files of ``target`` whose writing process no longer exists."""
+    prefix = f".{target.name}.pid"
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            name = entry.name
+            if not (name.startswith(prefix) and ".part" in name):
+                continue
+            pid_text = name[len(prefix):].split(".", 1)[0]
+            if pid_text.isdigit() and not _alive(int(pid_text)):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it to ``target`` on success.
@@ -35,8 +61,9 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create folder {target.parent}: {exc.strerror}") from exc
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + target.suffix,
-                               dir=target.parent)
+    _remove_orphans(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.pid{os.getpid()}.",
+                               suffix=".part" + target.suffix, dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,22 @@ def test_atomic_write_is_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_write(tmp_path):
+    """kill -9 leaves a hidden temporary; the next write of that file removes it, but not
+    the temporary of a writer that is still running, nor other files' temporaries."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    orphan = tmp_path / f".x.txt.pid{dead_pid}.abc123.part.txt"
+    running = tmp_path / f".x.txt.pid{os.getpid()}.def456.part.txt"
+    other = tmp_path / f".y.txt.pid{dead_pid}.ghi789.part.txt"
+    for path in (orphan, running, other):
+        path.write_text("half")
+    write_text_atomic(tmp_path / "x.txt", "whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["x.txt", running.name, other.name])
