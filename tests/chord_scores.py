@@ -10,7 +10,9 @@ def bars_score(bars, time_signature: str = "4/4", *, title: str | None = None,
     """A one-part score, each bar one chord held for the whole bar (``[]`` = a rest).
 
     ``bars_score([["C4", "E4", "G4"], ["G3", "B3", "D4"]])`` is a C major bar then a G major
-    bar in 4/4; ``symbol="common"`` writes the meter as C, ``title`` sets the score's title.
+    bar in 4/4; a bar given as a list of chords (``[["C4", "E4"], ["D4", "F4"]]``) splits
+    evenly between them. ``symbol="common"`` writes the meter as C, ``title`` sets the
+    score's title.
     """
     ts = meter.TimeSignature(time_signature)
     if symbol is not None:
@@ -21,8 +23,10 @@ def bars_score(bars, time_signature: str = "4/4", *, title: str | None = None,
         m = stream.Measure(number=number)
         if number == 1:
             m.insert(0, ts)
-        m.append(chord.Chord(pitches, quarterLength=length) if pitches
-                 else note.Rest(quarterLength=length))
+        chords = pitches if pitches and isinstance(pitches[0], (list, tuple)) else [pitches]
+        for notes in chords:
+            ql = length / len(chords)
+            m.append(chord.Chord(notes, quarterLength=ql) if notes else note.Rest(quarterLength=ql))
         part.append(m)
     score = stream.Score([part])
     if title:

@@ -10,26 +10,8 @@ from music21 import chord, corpus, meter, note, stream
 from qbdi_musicology.analysis.chords import (NO_CHORD, label_chords, resolve_key,
                                              roman_numeral, score_segments)
 from qbdi_musicology.errors import InputError, ParameterError
+from chord_scores import bars_score
 
-
-def bars_score(bars: list[list[list[str]]], time_signature: str = "4/4") -> stream.Score:
-    """A one-part score; each bar is a list of chords (pitch-name lists) filling it evenly.
-
-    An empty chord is a rest. ``[[["G3", "B3", "D4"]]]`` is one bar of a whole-note G triad.
-    """
-    ts = meter.TimeSignature(time_signature)
-    bar_len = ts.barDuration.quarterLength
-    part = stream.Part()
-    for number, bar in enumerate(bars, 1):
-        m = stream.Measure(number=number)
-        if number == 1:
-            m.insert(0, ts)
-        for pitches in bar:
-            ql = bar_len / len(bar)
-            m.append(chord.Chord(pitches, quarterLength=ql) if pitches
-                     else note.Rest(quarterLength=ql))
-        part.append(m)
-    return stream.Score([part])
 
 
 C, F, G = ["C4", "E4", "G4"], ["F3", "A3", "C4"], ["G3", "B3", "D4"]
