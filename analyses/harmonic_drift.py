@@ -19,7 +19,6 @@ the command line.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 EXAMPLE = ("python analyses/harmonic_drift.py --queries corpus:bach-chorales --limit 5 "
@@ -63,10 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    # Analysis caveats (e.g. "the query has 13 bars and the improvisation 12") are kept in
-    # the table's "warnings" column; repeating them for every rate would bury the progress.
-    logging.getLogger("qbdi_musicology.analysis").setLevel(logging.ERROR)
     from qbdi_musicology import batch
     from qbdi_musicology.cli.common import parse_rates
     from qbdi_musicology.errors import QbdiError
@@ -102,4 +97,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from qbdi_musicology.cli.common import configure_script_logging
+
+    configure_script_logging()
     sys.exit(main())

@@ -22,7 +22,6 @@ It runs in well under five minutes on a laptop CPU; a second run reuses what exi
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import os
 import shutil
@@ -76,8 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("qbdi_musicology.analysis").setLevel(logging.ERROR)
 
     from qbdi_musicology import batch
     from qbdi_musicology.cli.common import parse_rates
@@ -147,4 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from qbdi_musicology.cli.common import configure_script_logging
+
+    configure_script_logging()
     sys.exit(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 
 from ..errors import ParameterError
@@ -32,3 +33,16 @@ def parse_rates(text: str) -> list[float]:
     if not rates:
         raise ParameterError("no rates given; give bits per bar like 0,8,32,inf")
     return rates
+
+
+def configure_script_logging() -> None:
+    """Logging of an analysis script started from a shell (not when its ``main`` is called).
+
+    Warnings go to stderr; the analysis modules' caveats (e.g. "the query has 13 bars and
+    the improvisation 12") are left out, since the batch keeps them in its tables' "warnings"
+    column and repeating them for every rate would bury the progress. Process-wide settings
+    belong to the command line: a ``main()`` called from Python leaves the caller's logging
+    as it was.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("qbdi_musicology.analysis").setLevel(logging.ERROR)
