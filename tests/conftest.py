@@ -39,3 +39,24 @@ def musescore():
     if mscore_binary() is None:
         pytest.skip("MuseScore 3 (mscore3) not installed")
     return musescore_render
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Torch on one thread for a module's tiny models: fastest, and no fight for cores.
+
+    Use with ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``.
+    """
+    from tiny_models import one_torch_thread
+
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def chord_model(tmp_path_factory):
+    """The tiny block-chord model of ``tests/tiny_models.py``, trained once per test run."""
+    from tiny_models import one_torch_thread, tiny_chord_model
+
+    with one_torch_thread():
+        return tiny_chord_model(tmp_path_factory.mktemp("chord-model"))

@@ -16,21 +16,18 @@ from qbdi_musicology.channel import ChannelOptions, transmit, transmit_many
 from qbdi_musicology.errors import ParameterError
 from qbdi_musicology.grid import DEFAULT_GRID
 from qbdi_musicology.pianoroll import bars_to_score, score_to_bars
-from tiny_models import TRIADS, block, one_torch_thread, tiny_chord_model
+from tiny_models import TRIADS, block
 
 G = DEFAULT_GRID
 TONIC = ChannelOptions(mean="tonic")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory, one_thread):
-    return tiny_chord_model(tmp_path_factory.mktemp("m"))
+@pytest.fixture
+def model(chord_model):
+    return chord_model
 
 
 def chord_score(names):

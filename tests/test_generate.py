@@ -12,20 +12,17 @@ from qbdi_musicology.errors import InputError, ParameterError
 from qbdi_musicology.grid import DEFAULT_GRID
 from qbdi_musicology.musicxml import musicxml_bytes, score_fields
 from qbdi_musicology.pianoroll import bars_to_score, score_to_bars
-from tiny_models import TRIADS, block, one_torch_thread, tiny_chord_model
+from tiny_models import TRIADS, block
 
 G = DEFAULT_GRID
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory, one_thread):
-    return tiny_chord_model(tmp_path_factory.mktemp("m"))
+@pytest.fixture
+def model(chord_model):
+    return chord_model
 
 
 def chord_score(names, title="test query"):

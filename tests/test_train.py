@@ -10,15 +10,12 @@ from qbdi_musicology.checkpoint import load_model, pack
 from qbdi_musicology.grid import DEFAULT_GRID
 from qbdi_musicology.model import ModelConfig
 from qbdi_musicology.train import TrainingData, fit, song_of, split_by_piece, without_songs
-from tiny_models import TRIADS, one_torch_thread
+from tiny_models import TRIADS
 
 G = DEFAULT_GRID
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def textured_bar(pitches, texture):
