@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from processes import kill_once_written
 from qbdi_musicology.batch import (RESULT_NAME, expand_queries, make_tasks, query_dir,
                                    rate_file_name, run_batch)
 from qbdi_musicology.errors import ParameterError
@@ -91,15 +87,9 @@ def test_killed_batch_resumes_to_the_same_bytes(chorales, reference, tmp_path):
             "from qbdi_musicology.batch import run_batch\n"
             f"run_batch({chorales!r}, {str(out)!r}, rates=[float(r) for r in {list(map(str, RATES))!r}], seed=3, "
             f"task_fn={TASK!r}, progress=False, render=False)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first = query_dir(out, "bwv66.6") / RESULT_NAME
-    deadline = time.monotonic() + 120
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert first.exists(), proc.stderr.read().decode()
+    stderr = kill_once_written(code, first, timeout=120)
+    assert first.exists(), stderr
     finished = sorted(p.parent.name for p in (out / "queries").glob(f"*/{RESULT_NAME}"))
     assert len(finished) < 3, "the batch ended before it could be killed"
     assert not (out / "report").exists()

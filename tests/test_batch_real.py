@@ -9,16 +9,12 @@ killed midway and resumed gives the same bytes as an uninterrupted one.
 from __future__ import annotations
 
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from processes import kill_once_written
 from qbdi_musicology.batch import RESULT_NAME, query_dir, rate_file_name, run_batch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,15 +77,9 @@ def test_real_batch_killed_and_resumed_equals_uninterrupted(tiny_model, tmp_path
     code = ("import math\nfrom qbdi_musicology.batch import run_batch\n"
             f"run_batch({QUERIES!r}, {str(killed)!r}, rates=[0.0, 32.0, math.inf], "
             f"model={tiny_model!r}, seed=5, progress=False, render=False)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO)
     first = query_dir(killed, "bach-chorales_bwv66.6") / RESULT_NAME
-    deadline = time.monotonic() + 300
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert first.exists(), proc.stderr.read().decode()[-2000:]
+    stderr = kill_once_written(code, first, timeout=300, cwd=REPO)
+    assert first.exists(), stderr[-2000:]
     summary = _run(killed, tiny_model)
     assert summary.skipped >= 1
     for name in DETERMINISTIC:
