@@ -246,17 +246,19 @@ def channel_mean_vector(net, enc: Encoding, channel) -> np.ndarray | None:
     return code
 
 
-def default_channel(model):
+def default_channel(model, *, mean: str | None = None, **options):
     """The channel options a model is meant to be queried with (its ``channel_mean``).
 
     Models whose recipe falls back to the tonic (``ModelConfig.channel_mean="tonic"``, the
     shipped default) get ``ChannelOptions(mean="tonic")``; older or paper-style models the
-    plain defaults. Example: ``default_channel(load_model()).mean == "tonic"``.
+    plain defaults. A ``mean`` given by the user wins; other ``ChannelOptions`` fields
+    (``variance``, ``sample``) pass through. Example:
+    ``default_channel(load_model()).mean == "tonic"``.
     """
     from .channel import ChannelOptions
 
     net = getattr(model, "model", model)
-    return ChannelOptions(mean=getattr(net.config, "channel_mean", "query"))
+    return ChannelOptions(mean=mean or getattr(net.config, "channel_mean", "query"), **options)
 
 
 def rate_label(rate: float) -> str:

@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .. import evaluate
-    from ..channel import ChannelOptions
     from ..checkpoint import load_model
     from ..generate import default_channel
     from ..fileio import write_text_atomic
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     rates = parse_rates(args.rates)
     loaded = load_model(args.model)
     queries = evaluate.load_query_set(args.queries, grid=loaded.grid)
-    channel = default_channel(loaded) if args.mean is None else ChannelOptions(mean=args.mean)
+    channel = default_channel(loaded, mean=args.mean)
     rows = evaluate.evaluate_model(loaded, queries, rates, seed=args.seed,
                                    threshold=args.threshold, channel=channel)
     summary = evaluate.summarise(rows)

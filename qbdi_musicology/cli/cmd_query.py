@@ -43,7 +43,6 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import checkpoint, generate
-    from ..channel import ChannelOptions
     from ..musicxml import write_midi, write_musicxml
 
     rates = parse_rates(args.rate)
@@ -54,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--out {out}: give a .musicxml or .mxl file name")
     loaded = checkpoint.load_model(args.model)
     score = generate.load_query(args.query)
-    channel = None if args.mean is None else ChannelOptions(mean=args.mean)
     improv = generate.query(score, loaded, seed=args.seed, threshold=args.threshold,
-                            rate=rates[0], channel=channel, include_query=args.with_query)
+                            rate=rates[0], channel=generate.default_channel(loaded, mean=args.mean),
+                            include_query=args.with_query)
     written = []
     if args.midi:
         written.append(write_midi(improv, out.with_suffix(".mid")))

@@ -17,7 +17,7 @@ import math
 import re
 from pathlib import Path
 
-from ..channel import MEAN_CHOICES, VARIANCE_CHOICES, ChannelOptions
+from ..channel import MEAN_CHOICES, VARIANCE_CHOICES
 from ..errors import ParameterError
 from .common import add_command, parse_rates
 
@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError(f"--out {out} is a file; give a folder")
     score = generate.load_query(args.query)
     loaded = checkpoint.load_model(args.model)
-    mean = generate.default_channel(loaded).mean if args.mean is None else args.mean
-    options = ChannelOptions(variance=args.variance, mean=mean, sample=args.sample)
+    options = generate.default_channel(loaded, mean=args.mean, variance=args.variance,
+                                       sample=args.sample)
     results = generate.sweep(score, loaded, rates, seed=args.seed, threshold=args.threshold,
                              channel=options, include_query=args.with_query)
     name = query_name(args.query)
