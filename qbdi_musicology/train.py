@@ -390,7 +390,9 @@ def fit(data, config, *, seed: int = 0, steps: int = 20000, batch: int = 100,
                 warmed = step >= config.kl_anneal_steps
                 if score < best["val_loss"] - 1e-4 or not warmed:
                     best = {"val_loss": score, "step": step}
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    if average_from is None:  # averaged runs keep the average instead
+                        best_state = {k: v.detach().clone()
+                                      for k, v in model.state_dict().items()}
                     bad_evals = 0
                 else:
                     bad_evals += 1
