@@ -313,7 +313,6 @@ def estimate_key(chroma_total: np.ndarray, sharps: int | None = None):
     music21's ``analyze('key')``; the tonic is spelled to suit ``sharps`` (the key
     signature), if given. Example: a profile of C, E, G and some B and D gives C major.
     """
-    from music21 import key as m21key
     chroma_total = np.asarray(chroma_total, dtype=float)
     if chroma_total.sum() <= 0:
         return None

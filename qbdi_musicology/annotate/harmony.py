@@ -361,11 +361,10 @@ def _write_labels(staves: _Staves, table: pd.DataFrame, positions, *,
     from music21 import expressions
     counts = {"chord_symbols": 0, "romans": 0, "collisions": 0}
     top, bottom = staves.measures[0], staves.measures[-1]
-    for staff in staves.measures[-1:]:
-        for m in staff:  # the lowest staff's own lyrics give way to the numerals
-            for n in m.recurse().notes:
-                if n.lyrics:
-                    n.lyrics = []
+    for m in bottom:  # the lowest staff's own lyrics give way to the numerals
+        for n in m.recurse().notes:
+            if n.lyrics:
+                n.lyrics = []
     previous = (None, None, None)
     n_bars = len(top)
     for j, (bar, start, end) in enumerate(positions):

@@ -143,7 +143,6 @@ def verdict_for(rows: pd.DataFrame, query_id: str = "", title: str = "") -> Verd
     Example: tonic shares 0.25 (full), 0.25 (256), 0.45 (32), 0.70 (0) give rho = -0.95,
     a drift toward the tonic.
     """
-    from scipy.stats import spearmanr
 
     rows = rows.dropna(subset=["tonic_share"]).sort_values("rate")
     n = len(rows)
@@ -613,10 +612,10 @@ def teaching_script(rows: pd.DataFrame, title: str, *, listen: Mapping[float, st
         f"1. Play the query, {title} ({query_file}). Ask the class for the key ({key}) and "
         f"for the cadences. Bach sits on the tonic chord in "
         f"{_share_in_words(query_tonic)}: remember that number.",
-        f"2. Explain the machine in one breath: a network that learned to write bars in "
-        f"another style hears each bar of the chorale only through a narrow pipe; the pipe "
-        f"carries a fixed number of bits per bar, and the network improvises a new bar from "
-        f"what got through.",
+        "2. Explain the machine in one breath: a network that learned to write bars in "
+        "another style hears each bar of the chorale only through a narrow pipe; the pipe "
+        "carries a fixed number of bits per bar, and the network improvises a new bar from "
+        "what got through.",
     ]
     for n, (_, row) in enumerate(rows.iterrows(), start=3):
         rate = float(row["rate"])
