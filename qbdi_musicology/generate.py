@@ -54,6 +54,9 @@ class Encoding:
     ``bars``: the query's own bars (its key); ``model_bars``: what the encoder saw (after key
     normalisation, else the same); ``shift``: semitones of that normalisation; ``key``:
     (tonic pitch class, mode) found for the query; ``mu``/``logvar``: ``(n_bars, latent)``.
+    ``structure``: the query's metric bars (:mod:`qbdi_musicology.bars`), one per bar of
+    ``bars``; ``score``: the query written on those bars (:func:`~qbdi_musicology.bars.
+    metric_score`), the score every annotation and analysis of this query uses.
     """
 
     mu: np.ndarray
@@ -66,6 +69,9 @@ class Encoding:
     tempo: float
     grid: Grid
     parts_read: list[str] = field(default_factory=list)
+    structure: Any = None
+    meter_map: str = "scale"
+    score: Any = None
 
     @property
     def n_bars(self) -> int:
@@ -152,23 +158,29 @@ def encode_bars(net, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu.numpy().astype(np.float64), logvar.numpy().astype(np.float64)
 
 
-def encode(score, model, *, parts: Sequence[int | str] | None = None) -> Encoding:
+def encode(score, model, *, parts: Sequence[int | str] | None = None,
+           meter_map: str = "scale") -> Encoding:
     """Read a query score on the model's grid and encode every bar.
 
-    Raises :class:`InputError` for a query in another meter, an empty query, or one
-    without a note the grid can hold.
+    The query is first written on its metric bars (:func:`qbdi_musicology.bars.metric_score`:
+    split bars joined, pickup kept); each of its bars, in any meter, becomes one model bar
+    (``meter_map``, see :mod:`qbdi_musicology.bars`). Raises :class:`InputError` for an
+    empty query or one without a note the grid can hold.
 
     Example: ``encode(corpus.parse("bach/bwv66.6"), model).mu.shape`` -> ``(10, 32)``.
     """
     from .analysis.chroma import bars_chroma
+    from .bars import metric_score
     from .model import key_of_chroma, normalising_shift
     from .pianoroll import convert_score, transpose_bars
 
     net, _ = _model_parts(model)
     grid = net.config.grid
     title = _query_title(score)
+    score = metric_score(score, grid=grid, where=title)
     try:
-        conversion = convert_score(score, grid, parts=parts, source=title)
+        conversion = convert_score(score, grid, parts=parts, source=title,
+                                   meter_map=meter_map)
     except InputError as exc:
         # A meter clash is as much the model's doing as the query's: name the model too.
         model_path = getattr(model, "path", None)
@@ -190,7 +202,8 @@ def encode(score, model, *, parts: Sequence[int | str] | None = None) -> Encodin
     parts_read = list(getattr(conversion.report, "parts_read", []) or [])
     return Encoding(mu=mu, logvar=logvar, bars=bars, model_bars=model_bars, shift=shift,
                     key=key, title=title, tempo=_query_tempo(score), grid=grid,
-                    parts_read=parts_read)
+                    parts_read=parts_read, structure=conversion.structure,
+                    meter_map=meter_map, score=score)
 
 
 def tonic_bar(tonic_pc: int, mode: str, grid: Grid) -> np.ndarray:
@@ -289,20 +302,22 @@ def _key_signature(key: tuple[int, str] | None):
 
 def _improvisation_score(bars: np.ndarray, grid: Grid, *, title: str, tempo: float,
                          fields: dict, query_bars: np.ndarray | None = None,
-                         key: tuple[int, str] | None = None):
+                         key: tuple[int, str] | None = None, structure=None,
+                         meter_map: str = "scale"):
+    from .bars import METRIC_MARK
     from .musicxml import set_score_fields
     from .pianoroll import bars_to_score
 
     signature = _key_signature(key)
     score = bars_to_score(bars, grid, tempo=tempo, instrument="Piano", title=title,
-                          key=signature)
+                          key=signature, structure=structure, meter_map=meter_map)
     for part in score.parts:
         part.partName = "Improvisation"
     if query_bars is not None:
         from music21 import layout
 
         shown = bars_to_score(query_bars, grid, tempo=None, instrument="Piano", title=title,
-                              key=signature)
+                              key=signature, structure=structure, meter_map=meter_map)
         query_parts = list(shown.parts)
         for number, part in enumerate(query_parts):
             part.partName = "Query"
@@ -311,6 +326,8 @@ def _improvisation_score(bars: np.ndarray, grid: Grid, *, title: str, tempo: flo
         score.insert(0, layout.StaffGroup(query_parts, name="Query", symbol="brace",
                                           barTogether=True))
     set_score_fields(score, fields)
+    if structure is not None:
+        setattr(score, METRIC_MARK, structure)  # written on the query's bars already
     return score
 
 
@@ -340,7 +357,7 @@ def _fields(provenance: dict, *, seed: int, threshold: float, enc: Encoding | No
 
 def query(score, model, *, seed: int = 0, threshold: float = 0.5, rate: float = math.inf,
           channel=None, include_query: bool = False,
-          parts: Sequence[int | str] | None = None):
+          parts: Sequence[int | str] | None = None, meter_map: str = "scale"):
     """Improvise on ``score`` bar by bar through a channel of ``rate`` bits per bar.
 
     ``rate=inf`` decodes each bar's own latent code (the paper's query); a finite rate passes
@@ -352,16 +369,19 @@ def query(score, model, *, seed: int = 0, threshold: float = 0.5, rate: float = 
     10-bar 4/4 piano score titled "Improvisation on bwv66.6 (R = 8 bits/bar)".
     """
     return sweep(score, model, [rate], seed=seed, threshold=threshold, channel=channel,
-                 include_query=include_query, parts=parts)[0][1]
+                 include_query=include_query, parts=parts, meter_map=meter_map)[0][1]
 
 
 def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: float = 0.5,
           channel=None, include_query: bool = False,
-          parts: Sequence[int | str] | None = None) -> list[tuple[float, Any, Any]]:
+          parts: Sequence[int | str] | None = None, meter_map: str = "scale",
+          encoding: Encoding | None = None) -> list[tuple[float, Any, Any]]:
     """The query at several rates, encoded once: a list of ``(rate, Score, ChannelResult)``.
 
     The channel noise is shared across rates (common random numbers), so the differences
-    between the scores come from the rate alone.
+    between the scores come from the rate alone. Every improvisation has the query's bars
+    (meters, pickup, final bar). ``encoding``: the query's :func:`encode` result when the
+    caller has it already.
 
     Example: ``[s.metadata.title for _, s, _ in sweep(q, m, [inf, 32, 0])]``.
     """
@@ -370,7 +390,8 @@ def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: flo
     threshold = _check_threshold(threshold)
     net, provenance = _model_parts(model)
     channel = channel if channel is not None else default_channel(net)
-    enc = encode(score, model, parts=parts)
+    enc = encoding if encoding is not None else encode(score, model, parts=parts,
+                                                         meter_map=meter_map)
     results = transmit_many(enc.mu, enc.logvar, list(rates), seed=int(seed), options=channel,
                             mean_vector=channel_mean_vector(net, enc, channel))
     out = []
@@ -381,7 +402,8 @@ def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: flo
                          rate=result.rate_bits, channel=channel)
         improv = _improvisation_score(bars, enc.grid, title=title, tempo=enc.tempo,
                                       fields=fields, key=enc.key,
-                                      query_bars=enc.bars if include_query else None)
+                                      query_bars=enc.bars if include_query else None,
+                                      structure=enc.structure, meter_map=enc.meter_map)
         out.append((result.rate_bits, improv, result))
     return out
 

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from .grid import ARTICULATE, DEFAULT_GRID, PLAY, Grid
 log = logging.getLogger(__name__)
 
 OUT_OF_RANGE_POLICIES = ("fold", "drop", "error")
-METER_POLICIES = ("strict", "rebar")
+METER_POLICIES = ("map", "strict", "rebar")
 STAFF_LAYOUTS = ("grand", "one")
 #: Lowest pitch of the treble staff in a grand staff (middle C, C4).
 MIDDLE_C = 60
@@ -67,6 +67,11 @@ class ConversionReport:
     parts_read: tuple[str, ...] = ()
     parts_skipped: tuple[tuple[str, str], ...] = ()
     meters_rebarred: tuple[str, ...] = ()
+    meters_mapped: tuple[str, ...] = ()
+    meter_map: str = "scale"
+    final_quarters: float = 0.0
+    bars_joined: int = 0
+    notes_past_end: int = 0
 
     def changes(self) -> list[str]:
         """Human sentences for everything that was not read exactly as written."""
@@ -86,10 +91,24 @@ class ConversionReport:
         if self.unpitched_skipped:
             out.append(f"{self.unpitched_skipped} unpitched (percussion) note(s) were left out")
         if self.pickup_quarters:
-            out.append(f"a pickup of {self.pickup_quarters:g} quarter(s) was placed at the "
-                       "end of bar 1")
+            out.append(f"a pickup of {self.pickup_quarters:g} quarter(s) was read as the end "
+                       "of a full bar 0")
+        if self.final_quarters:
+            out.append(f"the final bar of {self.final_quarters:g} quarter(s) was read as the "
+                       "start of a full bar")
+        if self.bars_joined:
+            out.append(f"{self.bars_joined} split bar(s) (a bar notated in two measures) "
+                       "were joined")
         if self.meters_rebarred:
             out.append(f"music in {', '.join(self.meters_rebarred)} was cut into grid bars")
+        if self.meters_mapped:
+            how = "stretched or squeezed onto" if self.meter_map == "scale" else \
+                "read at the grid's speed into"
+            out.append(f"bars in {', '.join(self.meters_mapped)} were {how} the grid's bars, "
+                       "one model bar per bar")
+        if self.notes_past_end:
+            out.append(f"{self.notes_past_end} note(s) sounding past the last bar were cut "
+                       "at its end")
         for name, reason in self.parts_skipped:
             out.append(f"part {name!r} was skipped: {reason}")
         return out
@@ -104,10 +123,15 @@ class ConversionReport:
 
 @dataclass(frozen=True)
 class Conversion:
-    """The result of :func:`convert_score`: the bar array and the report."""
+    """The result of :func:`convert_score`: the bar array, the report and the bar structure.
+
+    ``structure`` is the score's :class:`~qbdi_musicology.bars.BarStructure`: bar ``i`` of
+    ``bars`` is ``structure[i]`` of the score.
+    """
 
     bars: np.ndarray
     report: ConversionReport = field(default_factory=ConversionReport)
+    structure: Any = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -262,19 +286,36 @@ def _select_parts(score, parts, report: ConversionReport, source: str):
     return selected
 
 
-def _check_meter(score, grid: Grid, source: str, policy: str) -> tuple[str, ...]:
-    """The written meters that differ from the grid's; an error unless ``policy='rebar'``."""
-    from music21 import meter
-
-    found = {ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)}
-    wrong = tuple(sorted(found - {grid.time_signature}))
+def _check_meter(structure, grid: Grid, source: str, policy: str) -> tuple[str, ...]:
+    """The meters that differ from the grid's; an error when ``policy='strict'``."""
+    wrong = tuple(m for m in structure.meters if m != grid.time_signature)
     if wrong and policy == "strict":
         raise InputError(
             f"{source or 'score'}: time signature {', '.join(wrong)} does not match the "
-            f"{grid.time_signature} grid; choose a corpus meter filter that skips it, use a "
-            f"grid in that meter (e.g. Grid(beats=3) for 3/4), or meter='rebar' to cut the "
-            f"music into {grid.time_signature} bars regardless")
+            f"{grid.time_signature} grid; use meter='map' (the default: every bar of the "
+            f"score becomes one model bar) or a grid in that meter (e.g. Grid(beats=3))")
     return wrong
+
+
+def _rebar_structure(structure, grid: Grid):
+    """Grid bars from the first downbeat, regardless of the written meters (``'rebar'``)."""
+    from .bars import Bar, BarStructure
+
+    full = Fraction(grid.bar_quarter_length)
+    first = structure.bars[0] if len(structure) else None
+    shift = first.padding if first is not None else Fraction(0)
+    total = structure.length + shift
+    n = max(1, math.ceil(total / full - Fraction(1, 10_000))) if total > 0 else 0
+    bars = []
+    for i in range(n):
+        start = full * i - shift
+        if i == 0 and shift:
+            bars.append(Bar(0, Fraction(0), full - shift, full, grid.time_signature,
+                            "pickup", ("0",)))
+        else:
+            bars.append(Bar(i + (0 if shift else 1), start, full, full,
+                            grid.time_signature, "full", (str(i),)))
+    return BarStructure(tuple(bars))
 
 
 def _describe(score, source: str) -> str:
@@ -287,23 +328,6 @@ def _describe(score, source: str) -> str:
             return str(path) if not source else source
         return f"{source} ({path})"
     return source or "score"
-
-
-def _pickup_shift(parts, grid: Grid) -> Fraction:
-    """Quarter notes of silence that put the first full bar's downbeat on a bar start."""
-    from music21 import stream
-
-    bar_ql = grid.bar_quarter_length
-    for _, part in parts:
-        first = part.getElementsByClass(stream.Measure).first()
-        if first is None:
-            continue
-        if first.paddingLeft and first.paddingLeft > 0:
-            return Fraction(first.paddingLeft).limit_denominator(10_000) % bar_ql
-        length = Fraction(first.duration.quarterLength).limit_denominator(10_000)
-        if first.number == 0 and 0 < length < bar_ql:
-            return bar_ql - length
-    return Fraction(0)
 
 
 def _to_step(ql: float, step_ql: float) -> tuple[int, bool]:
@@ -330,16 +354,22 @@ def _note_heads(element):
 
 def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str] | None = None,
                   out_of_range: str = "fold", source: str = "",
-                  meter: str = "strict") -> Conversion:
+                  meter: str = "map", meter_map: str = "scale") -> Conversion:
     """Turn a music21 score into a bar array and report every choice made.
+
+    Every metric bar of the score (:func:`qbdi_musicology.bars.bar_structure`: split bars
+    joined, pickup and final bar kept) becomes one bar of the array, so bar ``i`` of the
+    array is bar ``i`` of the score in every meter.
 
     ``parts``: ``None`` merges all pitched parts into one roll (chords and voices collapse);
     a list of part numbers (from 0) or names selects some. Drum parts are always skipped.
     ``out_of_range``: ``"fold"`` moves a note by octaves into the grid's range (keeps the
     pitch class), ``"drop"`` leaves it out, ``"error"`` raises :class:`InputError`.
-    ``meter``: ``"strict"`` makes a time signature other than the grid's an
-    :class:`InputError`; ``"rebar"`` ignores written meters and cuts the music into grid
-    bars from the first downbeat (a 2/4 piece then gives one 4/4 bar per two written bars).
+    ``meter``: ``"map"`` (default) maps a bar in another meter onto one grid bar by
+    ``meter_map`` (``"scale"``: stretched or squeezed onto the grid's steps; ``"pad"``: read
+    at the grid's speed, the rest of the grid bar silent; see :mod:`qbdi_musicology.bars`);
+    ``"strict"`` makes a meter other than the grid's an :class:`InputError`; ``"rebar"``
+    ignores the written bars and cuts the music into grid bars from the first downbeat.
 
     Example: bwv 66.6 (4/4, one-beat upbeat, 4 voices) gives 10 bars; its upbeat sits on
     beat 4 of bar 0::
@@ -350,34 +380,46 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
     """
     from music21 import note as m21note
 
+    from .bars import _check_map, bar_structure, native_steps, to_model_bar
+
     if out_of_range not in OUT_OF_RANGE_POLICIES:
         raise ParameterError(f"out_of_range={out_of_range!r}: choose one of "
                              f"{', '.join(OUT_OF_RANGE_POLICIES)}")
+    if meter not in METER_POLICIES:
+        raise ParameterError(f"meter={meter!r}: choose 'map' (each bar of the score is one "
+                             "model bar), 'strict' (other meters are an error) or 'rebar' "
+                             "(cut the music into grid bars)")
+    _check_map(meter_map)
     where = _describe(score, source)
     report = ConversionReport(source=source)
-    if meter not in METER_POLICIES:
-        raise ParameterError(f"meter={meter!r}: choose 'strict' (other meters are an error) "
-                             "or 'rebar' (cut the music into grid bars)")
-    report.meters_rebarred = _check_meter(score, grid, where, meter)
+    structure = bar_structure(score, where=where)
+    wrong = _check_meter(structure, grid, where, meter)
+    if meter == "rebar":
+        report.meters_rebarred = wrong
+        structure = _rebar_structure(structure, grid)
+    else:
+        report.meters_mapped = wrong
+        report.meter_map = meter_map
     selected = _select_parts(score, parts, report, where)
     step_ql = float(grid.step_quarter_length)
-    shift = _pickup_shift(selected, grid)
-    report.pickup_quarters = float(grid.bar_quarter_length - shift) if shift else 0.0
-    shift_steps, off = _to_step(shift, step_ql)
-    report.pickup_shift_steps = shift_steps
-    if off:  # an upbeat that is not a whole number of steps: the notes get snapped anyway
-        log.info("%s: pickup of %s quarters is off the grid", source, report.pickup_quarters)
+    origin = float(structure.bars[0].offset) if len(structure) else 0.0
+    if len(structure) and structure.bars[0].kind == "pickup":
+        report.pickup_quarters = float(structure.bars[0].length)
+        n0, full0 = native_steps(structure.bars[0], grid)
+        report.pickup_shift_steps = (full0 - n0) if full0 == grid.steps else 0
+    report.final_quarters = float(structure.bars[-1].length) \
+        if len(structure) > 1 and structure.bars[-1].kind == "final" else 0.0
+    report.bars_joined = sum(1 for b in structure.bars if len(b.measures) > 1)
 
-    # Collect notes first, then size the roll from the latest end.
+    # Notes on the score's own timeline, in grid steps from the first bar's start.
     onsets: list[int] = []
     ends: list[int] = []
     rows: list[int] = []
     struck: list[bool] = []
-    end_ql = 0.0
     lo, hi = grid.low_pitch, grid.high_pitch
     for name, part in selected:
         flat = part.flatten()
-        end_ql = max(end_ql, float(flat.highestTime))
+        base = float(part.offset) if part is not score else 0.0
         for el in flat.notes:
             if isinstance(el, m21note.Unpitched) or "PercussionChord" in el.classes:
                 report.unpitched_skipped += 1
@@ -386,7 +428,7 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
             if ql <= 0 or el.duration.isGrace:
                 report.grace_notes_skipped += 1
                 continue
-            start = float(el.offset) + float(shift)
+            start = base + float(el.offset) - origin
             on, off_on = _to_step(start, step_ql)
             end, off_end = _to_step(start + ql, step_ql)
             if end <= on:
@@ -423,23 +465,34 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
                 ends.append(end)
                 rows.append(row)
                 struck.append(not continuation)
-    total_ql = end_ql + float(shift)
-    n_bars = math.ceil(total_ql / float(grid.bar_quarter_length) - _EPS) if total_ql > 0 else 0
-    if ends:
-        n_bars = max(n_bars, math.ceil(max(ends) / grid.steps))
-    roll = np.zeros((n_bars * grid.steps, grid.pitches, 2), dtype=bool)
+    # bar b covers native steps [starts[b], starts[b] + lengths[b])
+    starts, lengths = [], []
+    for bar in structure.bars:
+        n, _ = native_steps(bar, grid)
+        starts.append(int(round((float(bar.offset) - origin) / step_ql)))
+        lengths.append(n)
+    total = (starts[-1] + lengths[-1]) if starts else 0
+    if ends and max(ends) > total:
+        report.notes_past_end = sum(1 for e in ends if e > total)
+    roll = np.zeros((max(total, 1), grid.pitches, 2), dtype=bool)
     for on, end, row, hit in zip(onsets, ends, rows, struck):
-        roll[on:end, row, PLAY] = True
+        if on >= total:
+            continue
+        roll[on:min(end, total), row, PLAY] = True
         if hit:
             roll[on, row, ARTICULATE] = True
-    bars = roll.reshape(n_bars, grid.steps, grid.pitches, 2)
+    n_bars = len(structure) if onsets or total else 0
+    bars = empty_bars(n_bars, grid)
+    for b in range(n_bars):
+        bars[b] = to_model_bar(roll[starts[b]:starts[b] + lengths[b]], structure.bars[b],
+                               grid, meter_map)
     # Snapping and tie continuations without a preceding note can leave runs without a
     # strike; the canonical form fixes them so that the round trip is exact.
     bars = canonical_bars(bars, grid)
     report.n_bars = n_bars
     if report.changes():
         log.info("%s", report.summary())
-    return Conversion(bars=bars, report=report)
+    return Conversion(bars=bars, report=report, structure=structure)
 
 
 def score_to_bars(score, grid: Grid = DEFAULT_GRID, **kw) -> np.ndarray:
@@ -549,29 +602,32 @@ def _key_object(key, bars: np.ndarray, grid: Grid):
 # --------------------------------------------------------------------------- writing
 
 
-@lru_cache(maxsize=64)
-def _notatable_lengths(grid: Grid) -> tuple[int, ...]:
-    """Step counts (longest first) that one note value (dotted or not) can show in a bar."""
+@lru_cache(maxsize=256)
+def _notatable_lengths(step_ql: Fraction, most: int) -> tuple[int, ...]:
+    """Step counts (longest first, at most ``most``) that one note value (dotted or not) shows."""
     from music21 import duration
 
     out = []
-    for n in range(grid.steps, 0, -1):
-        d = duration.Duration(Fraction(grid.step_quarter_length) * n)
-        if d.type not in ("complex", "inexpressible") and d.dots <= 1:
+    for n in range(most, 0, -1):
+        d = duration.Duration(step_ql * n)
+        if d.type not in ("complex", "inexpressible") and d.dots <= 1 and not d.tuplets:
             out.append(n)
     return tuple(out)
 
 
-def _split_lengths(start: int, length: int, grid: Grid) -> list[int]:
+def _split_lengths(start: int, length: int, grid: Grid, beat: int | None = None,
+                   bar_steps: int | None = None) -> list[int]:
     """Split a slice of a bar into note values a reader expects.
 
     A slice that starts on a beat takes the longest value that fits; one that starts off
     the beat first runs up to the next beat, so syncopations show the beat
     (e.g. in 4/4 a note from the 2nd sixteenth for 7 sixteenths is 3 + 4, not 6 + 1).
+    ``start`` counts steps from where a full bar of the meter would start (a pickup's
+    notes start late); ``beat`` is the meter's beat in steps (6 in 6/8).
     """
-    lengths = _notatable_lengths(grid)
+    lengths = _notatable_lengths(Fraction(grid.step_quarter_length), bar_steps or grid.steps)
     out = []
-    spb = grid.steps_per_beat
+    spb = beat or grid.steps_per_beat
     pos, left = start, length
     while left > 0:
         room = left
@@ -593,13 +649,46 @@ def _staff_rows(grid: Grid, staves: str) -> list[tuple[str, np.ndarray]]:
     return [("treble", rows[rows >= split]), ("bass", rows[rows < split])]
 
 
+@dataclass(frozen=True)
+class _BarLayout:
+    """Where one written bar lies on the continuous roll and how it is notated."""
+
+    start: int          # first step on the roll
+    steps: int          # steps of music in the bar
+    phase: int          # steps missing before it (a pickup's), for beat positions
+    beat: int           # steps per beat of its meter
+    full: int           # steps of a full bar of its meter
+    meter: str | None   # a time signature to write here (the first bar, a change)
+    number: int
+    padding_left: float
+    padding_right: float
+    symbol: str = ""
+
+
+def _layouts(structure, grid: Grid) -> list[_BarLayout]:
+    from .bars import beat_steps, native_steps
+
+    out, pos, previous = [], 0, None
+    step = Fraction(grid.step_quarter_length)
+    for bar in structure.bars:
+        n, full = native_steps(bar, grid)
+        phase = full - n if bar.kind == "pickup" else 0
+        right = 0.0 if bar.kind == "pickup" else float(max(Fraction(0), (full - n) * step))
+        sign = (bar.meter, getattr(bar, "symbol", ""))
+        out.append(_BarLayout(pos, n, phase, beat_steps(bar, grid), full,
+                              bar.meter if sign != previous else None, bar.number,
+                              float(phase * step), right, sign[1]))
+        previous = sign
+        pos += n
+    return out
+
+
 def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, pitch_rows,
                  *, first: bool, tempo: float | None, part_cls, instrument_obj, staff_id: str,
-                 key_obj=None):
+                 key_obj=None, layouts: Sequence[_BarLayout]):
     from music21 import chord, clef, meter, note, stream, tempo as m21tempo, tie
 
     n_steps = play.shape[0]
-    n_bars = n_steps // grid.steps
     step_ql = Fraction(grid.step_quarter_length)
     part = part_cls(id=staff_id)
     part.insert(0, instrument_obj)
@@ -610,34 +699,42 @@ def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, 
         mean = (pitch_rows[sounding].mean() + grid.low_pitch) if len(sounding) else MIDDLE_C
         clef_name = "treble" if mean >= MIDDLE_C - 5 else "bass"
     spell = _speller(key_obj)
-    for b in range(n_bars):
-        measure = stream.Measure(number=b + 1)
+    for b, lay in enumerate(layouts):
+        measure = stream.Measure(number=lay.number)
+        if lay.padding_left:
+            measure.paddingLeft = lay.padding_left
+        if lay.padding_right:
+            measure.paddingRight = lay.padding_right
         if b == 0:
             measure.insert(0, clef.TrebleClef() if clef_name == "treble" else clef.BassClef())
             if key_obj is not None:
                 # a fresh Key per staff: a music21 object belongs in one place
                 measure.insert(0, type(key_obj)(key_obj.tonic.name, key_obj.mode))
-            measure.insert(0, meter.TimeSignature(grid.time_signature))
             if first and tempo is not None:
                 measure.insert(0, m21tempo.MetronomeMark(number=tempo, referent=1.0))
-        b0 = b * grid.steps
+        if lay.meter is not None:
+            ts = meter.TimeSignature(lay.meter)
+            if lay.symbol:
+                ts.symbol = lay.symbol
+            measure.insert(0, ts)
+        b0, steps = lay.start, lay.steps
         # Slice boundaries: bar start, every step where the set of sounding notes changes
         # or a note is struck again.
-        bar_play = local_play[b0:b0 + grid.steps]
-        bar_art = local_art[b0:b0 + grid.steps]
-        change = np.zeros(grid.steps, dtype=bool)
+        bar_play = local_play[b0:b0 + steps]
+        bar_art = local_art[b0:b0 + steps]
+        change = np.zeros(steps, dtype=bool)
         change[0] = True
         change[1:] = (bar_play[1:] != bar_play[:-1]).any(axis=1)
         change |= bar_art.any(axis=1)
-        bounds = list(np.nonzero(change)[0]) + [grid.steps]
+        bounds = list(np.nonzero(change)[0]) + [steps]
         if not bar_play.any():
-            measure.append(note.Rest(quarterLength=grid.bar_quarter_length))
+            measure.append(note.Rest(quarterLength=step_ql * steps))
             part.append(measure)
             continue
         offset = Fraction(0)
         for a, z in zip(bounds[:-1], bounds[1:]):
             sounding = np.nonzero(bar_play[a])[0]
-            pieces = _split_lengths(a, z - a, grid)
+            pieces = _split_lengths(lay.phase + a, z - a, grid, lay.beat, lay.full)
             pos = a
             for k, length in enumerate(pieces):
                 ql = step_ql * length
@@ -673,7 +770,8 @@ def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, 
 
 def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float | None = 120.0,
                   instrument: str = "Piano", title: str | None = None,
-                  staves: str = "grand", key=None):
+                  staves: str = "grand", key=None, structure=None,
+                  meter_map: str = "scale"):
     """A music21 score of a bar array: measures, meter, clefs, chords and ties.
 
     ``staves="grand"`` writes one piano on two staves (treble from middle C up, bass
@@ -689,6 +787,13 @@ def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float |
     ``"D"`` or ``"f#"`` (lower case = minor) or a music21 ``Key`` sets it. The spelling never
     changes a pitch, so the round trip stays exact.
 
+    ``structure``: the bar structure to write (a query's
+    :class:`~qbdi_musicology.bars.BarStructure`, one bar per bar of ``bars``): each bar is
+    written in its own meter and length (a pickup as a short first bar), mapped back from
+    the grid by ``meter_map`` as :func:`convert_score` mapped it in; ``None`` writes full
+    bars of the grid's meter. ``score_to_bars`` of the result gives back the bars then too
+    (for bars in the grid's meter exactly; other meters up to the mapping's rounding).
+
     Example: one bar with C4-E4-G4 struck on step 0 and held for 8 steps gives a half-note
     C major chord and a half rest in the treble staff, and a whole rest in the bass.
     """
@@ -697,9 +802,22 @@ def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float |
 
     if staves not in STAFF_LAYOUTS:
         raise ParameterError(f"staves={staves!r}: choose 'grand' (two staves) or 'one'")
+    from .bars import from_model_bar, uniform_structure
+
     bars = canonical_bars(bars, grid)
     n = bars.shape[0]
-    roll = bars.reshape(n * grid.steps, grid.pitches, 2)
+    if structure is None:
+        structure = uniform_structure(n, grid)
+    if len(structure) != n:
+        raise ParameterError(f"the bar structure has {len(structure)} bars but the bar array "
+                             f"{n}; give the structure the bars were read with")
+    layouts = _layouts(structure, grid)
+    if all(lay.steps == grid.steps and lay.full == grid.steps for lay in layouts):
+        roll = bars.reshape(n * grid.steps, grid.pitches, 2)
+    else:
+        roll = np.concatenate([from_model_bar(bars[b], structure.bars[b], grid, meter_map)
+                               for b in range(n)]) if n else \
+            np.zeros((0, grid.pitches, 2), dtype=bool)
     play, art = roll[..., PLAY], roll[..., ARTICULATE]
     score = stream.Score()
     score.metadata = metadata.Metadata()
@@ -720,7 +838,7 @@ def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float |
         # the tempo mark goes on the top staff only (MuseScore draws one per staff)
         part = _build_staff(play, art, grid, clef_name, rows, first=(i == 0), tempo=tempo,
                             part_cls=part_cls, instrument_obj=inst, staff_id=staff_id,
-                            key_obj=key_obj)
+                            key_obj=key_obj, layouts=layouts)
         part.partName = instrument
         made.append(part)
         score.insert(0, part)

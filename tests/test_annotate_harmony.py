@@ -58,17 +58,24 @@ def test_pair_has_symbols_numerals_collision_rate_and_legend(tmp_path, assert_va
 
 def test_pickup_chorale_aligns_with_piano_roll_improvisation(tmp_path, assert_valid_musicxml):
     query = corpus.parse("bwv66.6")
-    improv = pianoroll.bars_to_score(pianoroll.score_to_bars(query))
+    conv = pianoroll.convert_score(query)
+    improv = pianoroll.bars_to_score(conv.bars, structure=conv.structure)
     path = write_annotated(query, improv, tmp_path / "full.mxl", rate=math.inf, per="beat")
     assert_valid_musicxml(path)
     from music21 import converter
     back = converter.parse(path)
     lengths = {len(p.getElementsByClass(stream.Measure)) for p in back.parts}
     assert lengths == {10}
-    # every bar has the same length in every staff: the upbeat was padded to a full bar
+    # every bar has the same length in every staff; the upbeat stays a one-beat bar 0
     for i in range(10):
         assert len({p.getElementsByClass(stream.Measure)[i].duration.quarterLength
                     for p in back.parts}) == 1
+    firsts = [p.getElementsByClass(stream.Measure)[0] for p in back.parts]
+    assert {m.duration.quarterLength for m in firsts} == {1.0}
+    assert {m.number for m in firsts} == {0}
+    # the last bar is the chorale's three-beat final bar, in every staff
+    assert {p.getElementsByClass(stream.Measure)[-1].duration.quarterLength
+            for p in back.parts} == {3.0}
     root_xml = etree.fromstring(__import__("zipfile").ZipFile(path).read("score.musicxml"))
     # the improvisation is one piano on a grand staff
     assert [p.findtext("attributes/staves") for p in
@@ -100,8 +107,12 @@ def test_overview_stacks_query_and_rates_from_full_to_zero(tmp_path, assert_vali
 
 
 def test_different_meters_cannot_be_aligned():
+    # as many bars as the query: the improvisation is written again on the query's bars
+    score = annotate_pair(bars_score([C, G]), bars_score([C, G], "3/4"))
+    assert {ts.ratioString for ts in score.recurse().getElementsByClass("TimeSignature")} \
+        == {"4/4"}
     with pytest.raises(InputError, match="different meters"):
-        annotate_pair(bars_score([C, G]), bars_score([C, G], "3/4"))
+        annotate_pair(bars_score([C, G]), bars_score([C, G, C], "3/4"))
 
 
 def test_transposed_chorale_collides_and_shows_it():

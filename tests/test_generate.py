@@ -117,8 +117,10 @@ def test_bad_inputs_are_clear_errors(model):
     from qbdi_musicology.generate import improvise, query
 
     waltz = stream.Score([stream.Part([meter.TimeSignature("3/4"), note.Note("C4", quarterLength=3)])])
-    with pytest.raises(InputError, match="3/4"):
-        query(waltz, model)
+    improv = query(waltz, model)  # any meter: the improvisation keeps the query's 3/4 bar
+    assert [ts.ratioString for ts in improv.recurse().getElementsByClass("TimeSignature")] \
+        == ["3/4", "3/4"]  # one per staff of the grand staff
+    assert improv.parts[0].getElementsByClass("Measure")[0].duration.quarterLength == 3
     with pytest.raises(InputError, match="no bars|no note"):
         query(stream.Score([stream.Part([meter.TimeSignature("4/4")])]), model)
     for bad in (0, 1, -0.2, 1.5):
@@ -141,8 +143,8 @@ def test_cli_writes_valid_files_and_nothing_on_error(model, tmp_path, assert_val
                  "--with-query", "--midi"]) == 0
     assert_valid_musicxml(out)
     assert out.with_suffix(".mid").stat().st_size > 0
-    waltz = stream.Score([stream.Part([meter.TimeSignature("3/4"), note.Note("C4", quarterLength=3)])])
-    w = write_musicxml(waltz, tmp_path / "waltz.musicxml")
+    silent = stream.Score([stream.Part([meter.TimeSignature("3/4"), note.Rest(quarterLength=3)])])
+    w = write_musicxml(silent, tmp_path / "silent.musicxml")
     bad_out = tmp_path / "never.musicxml"
     assert main(["query", str(w), "--out", str(bad_out), "--model", str(model.path)]) == 2
     assert not bad_out.exists() and not any(p.name.startswith(".never") for p in tmp_path.iterdir())

@@ -336,10 +336,15 @@ def test_drum_parts_are_skipped():
     assert conv.bars[..., PLAY].sum() == 16
 
 
-def test_three_four_under_a_four_four_grid_is_an_input_error():
+def test_three_four_maps_onto_the_grid_unless_strict():
     waltz = _score(_part([(0, note.Note("C4", quarterLength=3))], ts="3/4"))
     with pytest.raises(InputError, match="3/4 does not match the 4/4 grid"):
-        score_to_bars(waltz, source="waltz.xml")
+        score_to_bars(waltz, source="waltz.xml", meter="strict")
+    # the default: one 3/4 bar is one model bar, its dotted half held over all 16 steps
+    conv = convert_score(waltz)
+    assert conv.bars.shape == (1, 16, 78, 2) and conv.bars[0, :, 60 - LO, PLAY].all()
+    assert conv.report.meters_mapped == ("3/4",) and "one model bar per bar" in \
+        conv.report.summary()
     bars = score_to_bars(waltz, Grid(beats=3))
     assert bars.shape == (1, 12, 78, 2) and bars[0, :, 60 - LO, PLAY].all()
 
@@ -349,8 +354,7 @@ def test_rebar_cuts_other_meters_into_grid_bars():
     pitches = [60, 62, 64, 65, 67, 69, 71, 72]
     march = _score(_part([(i, note.Note(p, quarterLength=1)) for i, p in enumerate(pitches)],
                          ts="2/4"))
-    with pytest.raises(InputError, match="meter='rebar'"):
-        convert_score(march)
+    assert convert_score(march).bars.shape[0] == 4  # by default one model bar per 2/4 bar
     conv = convert_score(march, meter="rebar")
     assert conv.bars.shape[0] == 2 and conv.report.meters_rebarred == ("2/4",)
     assert [int(r) + LO for s, r in np.argwhere(conv.bars[1, :, :, ARTICULATE])] == pitches[4:]

@@ -160,13 +160,16 @@ class Segments:
 
 
 def _as_score(score):
+    """The score on its metric bars (:func:`qbdi_musicology.bars.metric_score`).
+
+    Every analysis counts the bars the model read and the annotated scores show: split
+    bars joined, a pickup as bar 0.
+    """
     from music21 import stream
-    if isinstance(score, stream.Score):
-        return score
-    if isinstance(score, stream.Part):
-        return stream.Score([score])
+
+    from ..bars import metric_score
     if isinstance(score, stream.Stream):
-        return score
+        return metric_score(score)
     raise InputError(f"expected a music21 score, got {type(score).__name__}; parse the file "
                      "with music21.converter.parse (or qbdi's readers) first")
 

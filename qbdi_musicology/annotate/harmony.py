@@ -236,34 +236,6 @@ def _match_meter_signs(reference: _Staves, others: list[_Staves]) -> int:
     return changed
 
 
-def _pad_pickup(measures: list, bar_length: float) -> float:
-    """Make a short first bar (an upbeat) full length by a leading rest; return the shift.
-
-    The rest is hidden: the reader sees the upbeat where it was, now in a bar aligned with
-    the other score's first bar.
-    """
-    from music21 import note
-    first = measures[0]
-    length = float(first.duration.quarterLength)
-    pad = bar_length - length
-    if pad <= 1e-9 or length <= 0:
-        return 0.0
-    holders = list(first.voices) or [first]
-    for holder in holders:
-        for el in list(holder.elements):
-            if "Voice" in el.classes or any(c in el.classes for c in (
-                    "Clef", "KeySignature", "TimeSignature")):
-                continue
-            holder.setElementOffset(el, el.offset + pad)
-        rest = note.Rest(quarterLength=pad)
-        rest.style.hideObjectOnPrint = True
-        holder.insert(0.0, rest)
-    first.paddingLeft = 0.0
-    from music21.stream.enums import ShowNumber
-    first.showNumber = ShowNumber.DEFAULT  # a full bar now: counted and numbered
-    return pad
-
-
 def _pad_end(measure, length: float) -> None:
     """Fill a short bar (e.g. a chorale's last bar after an upbeat) with a hidden rest."""
     from music21 import note
@@ -279,28 +251,32 @@ def _pad_end(measure, length: float) -> None:
 
 
 def _align(groups: list[_Staves]) -> tuple[int, list[float]]:
-    """Cut every staff to the common number of bars; pad upbeats; return (bars, shifts)."""
+    """Cut every staff to the common number of bars; return (bars, shifts).
+
+    The scores come on their metric bars (:func:`qbdi_musicology.bars.metric_score`; an
+    improvisation is written on its query's), so bar ``i`` has the same length in every
+    staff: a pickup stays a short first bar, a final bar a short last one. Staves whose
+    bars differ in length (files from elsewhere in another meter) are an InputError.
+    """
     n = min(len(m) for g in groups for m in g.measures)
-    lengths = {round(_bar_length(g.measures[0][0]), 6) for g in groups}
-    if len(lengths) > 1:
-        raise InputError("the scores have different meters, so their staves cannot be "
-                         "aligned bar by bar; the drift table (CSV) is still valid")
-    bar_length = lengths.pop()
-    shifts = []
+    reference = [round(float(m.duration.quarterLength), 6) for m in groups[0].measures[0][:n]]
+    for g in groups[1:]:
+        lengths = [round(float(m.duration.quarterLength), 6) for m in g.measures[0][:n]]
+        if any(abs(a - b) > 1e-6 and b > 0 for a, b in zip(reference, lengths)):
+            raise InputError("the scores have different meters or bar lengths, so "
+                             "their staves cannot be aligned bar by bar; the drift table "
+                             "(CSV) is still valid")
     for g in groups:
         g.measures = [m[:n] for m in g.measures]
-        shift = 0.0
-        for staff in g.measures:
-            shift = max(shift, _pad_pickup(staff, bar_length))
-        shifts.append(shift)
-    # every bar as long as its longest staff (MuseScore has one length per bar)
+    # every bar as long as its longest staff (MuseScore has one length per bar): a staff
+    # whose bar holds only part of the music (an empty voice) is filled with a hidden rest
     for i in range(n):
         longest = max(float(staff[i].duration.quarterLength) for g in groups
                       for staff in g.measures)
         for g in groups:
             for staff in g.measures:
                 _pad_end(staff[i], longest)
-    return n, shifts
+    return n, [0.0] * len(groups)
 
 
 # ----------------------------------------------------------------------------------------
@@ -537,11 +513,13 @@ def _scale(score, millimeters: float) -> None:
 
 
 def _renumber(score) -> None:
-    """Bars numbered from 1 (an upbeat padded to a full bar counts as bar 1 of the file)."""
+    """Bars numbered as the query numbers them: from 1, or from 0 after a pickup."""
     from music21 import stream
     for part in score.parts:
-        for i, m in enumerate(part.getElementsByClass(stream.Measure)):
-            m.number = i + 1
+        measures = list(part.getElementsByClass(stream.Measure))
+        first = 0 if measures and float(measures[0].paddingLeft or 0) > 0 else 1
+        for i, m in enumerate(measures):
+            m.number = i + first
 
 
 def _rehearsal(staves: _Staves, text: str) -> None:
@@ -591,6 +569,39 @@ def _analysis_of(query, improvisation, per, key, min_foreign_share, min_tonnetz_
     return q, i, pairs
 
 
+def on_query_bars(improvisation, query):
+    """The improvisation on the query's metric bars (itself when it has them already).
+
+    An improvisation made by :func:`~qbdi_musicology.generate.sweep` is written on its
+    query's bars. One made otherwise (full grid bars from an older file, or
+    ``bars_to_score`` without a structure) but with as many bars as the query is read on
+    the grid and written again on the query's bars: a pickup bar keeps the end of the
+    improvisation's first bar, a final bar the start of its last. Scores with another
+    number of bars are returned as they are (aligning them is then an error).
+    """
+    from ..bars import METRIC_MARK, bar_structure, same_bars
+    from ..pianoroll import bars_to_score, convert_score
+    wanted, have = bar_structure(query), bar_structure(improvisation)
+    if same_bars(wanted, have):
+        return improvisation
+    conv = convert_score(improvisation)
+    if conv.bars.shape[0] != len(wanted):
+        return improvisation
+    keys = list(improvisation.recurse().getElementsByClass("Key"))
+    names = [p.partName for p in improvisation.parts if p.partName] if hasattr(
+        improvisation, "parts") else []
+    tempo = next(iter(improvisation.recurse().getElementsByClass("MetronomeMark")), None)
+    out = bars_to_score(conv.bars, structure=wanted, key=keys[0] if keys else None,
+                        tempo=tempo.getQuarterBPM() if tempo is not None else None,
+                        title=score_title(improvisation, "Improvisation"))
+    out.metadata = copy.deepcopy(improvisation.metadata)
+    for part in out.parts:
+        part.partName = names[0] if names else "Improvisation"
+    log.info("improvisation rewritten on the query's bars (%s)", wanted.describe())
+    setattr(out, METRIC_MARK, wanted)
+    return out
+
+
 def _improv_collisions(i: AnalysedScore, pairs: pd.DataFrame) -> pd.DataFrame:
     """Collision flags and texts indexed like the improvisation's own segments."""
     flags = pd.DataFrame({"collision": np.zeros(len(i.table), dtype=bool),
@@ -619,6 +630,7 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
     """
     from music21 import metadata, stream
     query, improvisation = _as_score(query), _as_score(improvisation)
+    improvisation = on_query_bars(improvisation, query)
     q, i, pairs = _analysis_of(query, improvisation, per, key, min_foreign_share,
                                min_tonnetz_distance, query_analysis, improvisation_analysis)
     q_staves = _staves_of(query, "Query")
@@ -771,7 +783,7 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     given = dict(analyses or {})
     made = []
     for rate in rates:
-        improv = _as_score(improvisations[rate])
+        improv = on_query_bars(_as_score(improvisations[rate]), query)
         _, i, pairs = _analysis_of(query, improv, per, key, min_foreign_share,
                                    min_tonnetz_distance, query_analysis=q,
                                    improvisation_analysis=given.get(rate))
