@@ -245,14 +245,26 @@ def bar_structure(score, *, where: str = "score") -> BarStructure:
             if number is None:
                 number = 1
             while length > full + TOLERANCE:
+                if bars:
+                    start = bars[-1].end
                 bars.append(Bar(number, start, full, full, meter_text, "full", tuple(labels),
                                 symbol))
                 number += 1
                 start += full
                 length -= full
+            if length <= TOLERANCE:
+                i = j
+                continue
+        if bars:  # bars follow each other without gaps: rounding noise does not add up
+            start = bars[-1].end
         if _near(length, full):
             kind = "full"
-        elif i == 0 and j < len(raw):
+            length = full
+        else:
+            length = _quantise(length, TOLERANCE)
+        if length == full:
+            kind = "full"
+        elif i == 0 and j < len(raw) and not bars:
             kind = "pickup"
         elif j >= len(raw):
             kind = "final"

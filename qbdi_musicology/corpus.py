@@ -58,7 +58,7 @@ BUILTIN_MANIFESTS: dict[str, dict] = {
         "composer": "bach",
         "pattern": r"bwv\d+(\.\d+)?(-[a-z0-9]+)?\.(mxl|xml)",
         "max_bwv": 438,
-        "meter": "4/4",
+        "meter": None,
         "licence": "public domain scores, encoded for the music21 corpus (BSD)",
     },
     "pop-music-midi": {
@@ -397,6 +397,16 @@ def _meter_of(score) -> set[str]:
     return {ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)}
 
 
+def _check_meter_name(meter: str) -> None:
+    from music21 import meter as m21meter
+
+    try:
+        m21meter.TimeSignature(meter)
+    except Exception:  # music21 raises its own errors for a bad meter
+        raise ParameterError(f"meter {meter!r}: give a time signature such as 4/4 or 6/8, "
+                             "'any' (every meter) or 'rebar'") from None
+
+
 def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | None, dict]:
     """Read one file into bars under ``settings``; a bad file gives ``(None, {reason})``.
 
@@ -408,7 +418,7 @@ def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | No
     try:
         score = load_score(path, limits=Limits(**settings["limits"]))
         wanted = settings.get("meter")
-        if wanted and wanted != "rebar":
+        if wanted and wanted not in ("rebar", "any"):
             found = _meter_of(score)
             if found and found != {wanted}:
                 raise InputError(f"time signature {', '.join(sorted(found))}, not the corpus "
@@ -416,7 +426,7 @@ def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | No
         conv = convert_score(score, grid, parts=settings.get("parts"),
                              out_of_range=settings.get("out_of_range", "fold"),
                              source=path.name,
-                             meter="rebar" if wanted == "rebar" else "strict")
+                             meter="rebar" if wanted == "rebar" else "map")
     except QbdiError as exc:
         return None, {"status": "skip", "reason": _short_reason(str(exc), path)}
     except Exception as exc:  # noqa: BLE001 -- one broken file must not stop a corpus
@@ -462,7 +472,7 @@ def shift_to_common_key(tonic: int, mode: str) -> int:
 
 
 def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = DEFAULT_GRID, *,
-                meter: str | None = "4/4", parts: Sequence[int | str] | None = None,
+                meter: str | None = None, parts: Sequence[int | str] | None = None,
                 transpose: str | None = None, limit: int | None = None,
                 progress: bool = True, cache_dir: str | os.PathLike | None = None,
                 use_cache: bool = True, data_dir: str | os.PathLike | None = None,
@@ -470,10 +480,11 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 workers: int = 1) -> CorpusBars:
     """Read a corpus into bars, skipping (and reporting) files that cannot be used.
 
-    ``meter``: only pieces in this time signature are read (others are skipped with the
-    reason); it must be the grid's meter. ``"rebar"`` reads every piece and cuts it into
-    grid bars whatever its written meter. ``None`` takes the corpus manifest's meter, or
-    the grid's. ``parts``: part names or numbers to read (default: all pitched parts merged).
+    ``meter``: ``"any"`` reads every piece, each of its bars (in any meter) as one grid bar
+    (:mod:`qbdi_musicology.bars`); a time signature such as ``"4/4"`` reads only pieces in
+    that meter (others are skipped with the reason); ``"rebar"`` reads every piece and cuts
+    it into grid bars whatever its written bars. ``None`` takes the corpus manifest's meter,
+    or ``"any"``. ``parts``: part names or numbers to read (default: all pitched parts merged).
     ``transpose``: ``None`` keeps the written keys; ``"common"`` moves each piece to C major
     or A minor (estimated key, shortest shift); ``"all12"`` adds every piece in 12 keys
     (shifts -6..+5). ``limit``: stop after this many pieces. ``workers > 1`` parses
@@ -490,11 +501,9 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     if limit is not None and limit < 1:
         raise ParameterError(f"limit={limit}: give a number of pieces >= 1")
     spec = get_spec(name_or_path)
-    meter = meter or spec.meter or grid.time_signature
-    if meter not in (grid.time_signature, "rebar"):
-        raise ParameterError(f"meter {meter} needs a grid in {meter} (e.g. Grid(beats=3) for "
-                             f"3/4); the grid is {grid.time_signature}. meter='rebar' reads "
-                             "every piece, cut into grid bars")
+    meter = meter or spec.meter or "any"
+    if meter not in ("any", "rebar"):
+        _check_meter_name(meter)
     settings = {"grid": grid.to_dict(), "meter": meter,
                 "parts": list(parts) if parts is not None else None,
                 "out_of_range": out_of_range, "limits": limits.__dict__.copy()}

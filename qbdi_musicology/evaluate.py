@@ -158,9 +158,11 @@ def load_query_set(names: Sequence[str] | None = None, *, grid: Grid = DEFAULT_G
     """The evaluation queries: Visions fugitives 1-8, ten 4/4 chorales, five held-out pop clips.
 
     ``names``: query specs (``corpus:NAME/PIECE`` or paths) instead of the default set.
-    Visions fugitives no. 5 is in 2/4 and is read as 4/4 bars (:func:`as_common_time`).
+    Every query is read on its metric bars (:mod:`qbdi_musicology.bars`), one model bar per
+    bar in any meter (Visions fugitives no. 5 in its own 2/4).
     Pieces whose data folder is absent are skipped with a warning.
     """
+    from .bars import metric_score
     from .errors import InputError
     from .pianoroll import score_to_bars
     from .scoreio import resolve_query
@@ -181,7 +183,9 @@ def load_query_set(names: Sequence[str] | None = None, *, grid: Grid = DEFAULT_G
                 raise
             log.warning("query %s skipped: %s", spec, exc)
             continue
-        score = as_common_time(score, grid)
+        # the query on its metric bars, each one model bar (a 2/4 bar too), as the sweep,
+        # the annotated scores and the drift table read it
+        score = metric_score(score, grid=grid)
         bars = score_to_bars(score, grid)
         _, _, tonic = score_tonic_triad(score)
         label = spec.rsplit("/", 1)[-1]

@@ -137,13 +137,15 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
         tonic = _tonic_flags(i, k)[i_index]
         to_tonic = np.asarray(tonnetz_distance(i.chroma[i_index], tonic_chroma), dtype=float)
         triad_same = best_triad(i.chroma[i_index]) == q_triads[q_index]
+        # as in ``evaluate``: a segment where the query is silent has no triad to keep
+        q_has_triad = q_triads[q_index] >= 0
         n = len(pairs)
         rows.append({
             "rate": rate, "segments": n,
             "chord_agreement": _mean(pairs["same_chord"]),
             "root_agreement": _mean(pairs["same_root"]),
             "function_agreement": _mean(pairs["same_function"]),
-            "triad_agreement": _mean(triad_same),
+            "triad_agreement": _mean(triad_same[q_has_triad]),
             "tonic_share": _mean(tonic[sounding]),
             "distinct_chords": int(i_table.loc[sounding, "chord_symbol"].nunique()),
             "chord_entropy_bits": round(chord_entropy_bits(i_table["chord_symbol"]), 6),

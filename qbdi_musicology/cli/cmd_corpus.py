@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     _data_arg(info)
     info.add_argument("--meter", default=None,
                       help="read only pieces in this time signature (default: the corpus's, "
-                           "else 4/4); 'rebar' reads every piece, cut into 4/4 bars")
+                           "else 'any': every piece, each bar one model bar); 'rebar' cuts "
+                           "every piece into 4/4 bars")
     info.add_argument("--parts", default=None,
                       help="comma-separated part names or numbers from 0 (default: all "
                            "pitched parts merged)")
