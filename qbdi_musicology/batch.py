@@ -667,9 +667,9 @@ def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
         files = _score_files(score, improvisations, task)
     title = generate._query_title(score) if hasattr(generate, "_query_title") else task.query_id
     key = str(table["key"].iloc[0]) if "key" in table.columns and len(table) else ""
+    from .bars import bar_structure
     return QueryOutput(table, files, {"title": str(title), "key": key,
-                                      "bars": int(len(score.parts[0].getElementsByClass(
-                                          "Measure"))) if score.parts else 0})
+                                      "bars": len(bar_structure(score))})
 
 
 def _channel_columns(rate: float, result: Any) -> dict[str, Any]:

@@ -7,8 +7,9 @@ tonic. :func:`drift_table` measures this, one row per rate, with everything labe
 
 * ``chord_agreement`` / ``root_agreement`` / ``function_agreement``: share of segments
   where the improvisation has the query's chord / root / function (T, S, D);
-* ``triad_agreement``: share of segments where the best-matching major/minor triad is the
-  query's (the coarser measure used in the project's findings);
+* ``triad_agreement``: share of the query's sounding bars (on the model's grid) whose
+  best-matching major/minor triad the improvisation's bar has too: the same measure, by
+  the same function, as ``qbdi evaluate`` (the README's headline number);
 * ``tonic_share``: share of the improvisation's sounding segments whose chord is the tonic
   triad (in C major: C or Cmaj7; in A minor: Am or Am7);
 * ``distinct_chords``: how many different chord symbols the improvisation uses;
@@ -123,6 +124,7 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     query_distinct = int(q.table.loc[q_sounding, "chord_symbol"].nunique())
     query_entropy = chord_entropy_bits(q.table["chord_symbol"])
     q_triads = best_triad(q.chroma)
+    query_bars = _grid_bars(query)
     rows, long_tables = [], []
     for rate in _sort_rates(list(improvisations)):
         name = f"improvisation at rate {rate}"
@@ -137,15 +139,13 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
         tonic = _tonic_flags(i, k)[i_index]
         to_tonic = np.asarray(tonnetz_distance(i.chroma[i_index], tonic_chroma), dtype=float)
         triad_same = best_triad(i.chroma[i_index]) == q_triads[q_index]
-        # as in ``evaluate``: a segment where the query is silent has no triad to keep
-        q_has_triad = q_triads[q_index] >= 0
         n = len(pairs)
         rows.append({
             "rate": rate, "segments": n,
             "chord_agreement": _mean(pairs["same_chord"]),
             "root_agreement": _mean(pairs["same_root"]),
             "function_agreement": _mean(pairs["same_function"]),
-            "triad_agreement": _mean(triad_same[q_has_triad]),
+            "triad_agreement": _bar_triad_agreement(query_bars, improvisations[rate]),
             "tonic_share": _mean(tonic[sounding]),
             "distinct_chords": int(i_table.loc[sounding, "chord_symbol"].nunique()),
             "chord_entropy_bits": round(chord_entropy_bits(i_table["chord_symbol"]), 6),
@@ -171,6 +171,32 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     segments = pd.concat(long_tables, ignore_index=True)
     return DriftResult(summary, segments)
+
+
+def _grid_bars(score) -> np.ndarray:
+    """The score's bars as the model reads them (its metric bars on the model's grid)."""
+    from ..bars import metric_score
+    from ..pianoroll import convert_score
+
+    return convert_score(metric_score(score)).bars
+
+
+def _bar_triad_agreement(query_bars: np.ndarray, improvisation) -> float:
+    """``triad_agreement`` exactly as :func:`qbdi_musicology.evaluate.bar_metrics` counts it.
+
+    Per bar of the model's grid (pickup and final bar included), the best major/minor triad
+    of the improvisation's bar against the query's; bars where the query is silent are
+    left out. One definition for ``qbdi evaluate``, the drift table and the report.
+    """
+    from ..evaluate import bar_metrics
+
+    improv_bars = _grid_bars(improvisation)
+    if improv_bars.shape != query_bars.shape:
+        log.warning("the improvisation has %d bars, the query %d: no bar triad agreement",
+                    improv_bars.shape[0], query_bars.shape[0])
+        return math.nan
+    value = bar_metrics(query_bars, improv_bars, tonic_triad=-1)["triad_agreement"]
+    return round(float(value), 6)
 
 
 def _mean(values) -> float:
