@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -135,12 +134,12 @@ def test_tiny_variances_and_huge_rates_do_not_underflow():
     np.testing.assert_allclose(bits, water_filling_closed_form(var, 5000), atol=1.0)
 
 
-def test_allocation_is_fast_for_a_thousand_dimensions():
+def test_allocation_of_a_thousand_dimensions_spends_every_bit():
+    # its speed is measured in bench/bench_channel.py, not here: a loaded machine must not
+    # fail a correct change
     var = random_variances(np.random.default_rng(7), 1000)
-    start = time.perf_counter()
     for rate in [8, 256, 4096, 10**6]:
         assert allocate_bits(var, rate).sum() == rate
-    assert time.perf_counter() - start < 0.5
 
 
 @settings(max_examples=150, deadline=None)

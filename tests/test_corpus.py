@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -105,18 +104,15 @@ def test_unknown_corpus_and_bad_settings(tmp_path):
 # ------------------------------------------------------------------ cache
 
 
-def test_cache_makes_the_second_load_fast_and_identical(tmp_path):
+def test_cache_gives_the_second_load_identical_bars(tmp_path):
+    # the speed of the cache (>= 100x on the whole corpus) is measured in bench/bench_corpus.py
     cache = tmp_path / "cache"
-    t0 = time.perf_counter()
     first = load_corpus("bach-chorales", limit=8, cache_dir=cache, progress=False)
-    t1 = time.perf_counter()
     second = load_corpus("bach-chorales", limit=8, cache_dir=cache, progress=False)
-    t2 = time.perf_counter()
     assert first.cache_hits == 0 and second.cache_hits == 8
     assert second.pieces == first.pieces and np.array_equal(second.bars, first.bars)
     assert second.fingerprint == first.fingerprint
     assert np.array_equal(second.bar_numbers, first.bar_numbers)
-    assert (t1 - t0) / (t2 - t1) > 10  # the full corpus ratio (>= 100x) is in bench/
     # cache entries were written atomically: no temporary files are left
     assert not [p for p in cache.rglob("*") if ".part" in p.name]
     # the cached bars are what a fresh parse gives

@@ -667,6 +667,35 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
     return mark_write_only(out)  # built here: the writer need not copy it
 
 
+def label_score(score, *, per: str = "bar", key=None):
+    """A new score with chord symbols above its top staff and Roman numerals under its lowest.
+
+    The score is read on its metric bars (:func:`qbdi_musicology.bars.metric_score`);
+    labels go where the chord changes (at most one per ``per``); the numerals are in the
+    score's key (``key`` overrides it) and written as lyrics, which MuseScore draws. The
+    label table (:func:`~qbdi_musicology.analysis.chords.label_chords`) is kept on the new
+    score as ``chord_labels``. Example: bwv66.6 gets "F#m" over bar 1 and "i" under it.
+    """
+    from music21 import metadata, stream
+    source = _as_score(score)
+    analysed = _analysed(source, per=per, key=key, name="score")
+    staves = _staves_of(source, "Score")
+    _align([staves])
+    _write_labels(staves, analysed.table, _positions(analysed.table, per, 0.0))
+    out = stream.Score()
+    out.metadata = copy.deepcopy(source.metadata) if source.metadata is not None \
+        else metadata.Metadata()
+    _assemble(out, [(staves, "", "")])
+    for part, name in zip(out.parts, staves.names):
+        part.partName = name
+        part.partAbbreviation = None
+    _renumber(out)
+    set_score_fields(out, {**score_fields(source), "analysis key": key_name(analysed.key),
+                           "analysis per": per})
+    out.chord_labels = analysed.table
+    return out
+
+
 def _improvisation_name(rate: Any) -> str:
     """``'improvisation at 8 bits/bar'``; a label that is not a rate: ``'improvisation take1'``."""
     label = rate_text(rate)

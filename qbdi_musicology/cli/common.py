@@ -46,3 +46,14 @@ def configure_script_logging() -> None:
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("qbdi_musicology.analysis").setLevel(logging.ERROR)
+
+
+def add_meter_map(parser: argparse.ArgumentParser) -> None:
+    """The ``--meter-map`` option: how a bar in another meter meets the model's 4/4 bar."""
+    parser.add_argument(
+        "--meter-map", choices=("scale", "pad"), default="scale",
+        help="bars in a meter other than the model's (3/4, 6/8, 2/4...): 'scale' stretches "
+             "or squeezes each bar onto the model's bar, beats on its beats (default); "
+             "'pad' reads it at the model's speed and leaves the rest of the model's bar "
+             "silent. Either way every bar of the query is one bar of the improvisation, "
+             "in the query's meter")
