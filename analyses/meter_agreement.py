@@ -43,6 +43,10 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N chorales only")
     parser.add_argument("--model", default=None, help="model (default: the shipped one)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--meter-map", choices=("scale", "pad"), default="scale",
+                        help="how bars in other meters meet the model's 4/4 bar")
+    parser.add_argument("--meters", default=None,
+                        help="only chorales in these meter groups, e.g. '3/4,3/2,12/8,mixed'")
     parser.add_argument("--out", default=None, help="folder for rows.csv and by_meter.md")
     args = parser.parse_args(argv)
     configure_script_logging()
@@ -54,16 +58,20 @@ def main(argv=None) -> int:
     for path in files:
         spec = f"corpus:bach-chorales/{path.stem}"
         try:
-            (query,) = load_query_set([spec])
-            found = evaluate_model(model, [query], rates, seed=args.seed)
+            (query,) = load_query_set([spec], meter_map=args.meter_map)
+            group = meter_group(bar_structure(query.score).meters)
+            if args.meters and group not in args.meters.split(","):
+                continue
+            found = evaluate_model(model, [query], rates, seed=args.seed,
+                                   meter_map=args.meter_map)
         except QbdiError as exc:
             print(f"skipped {spec}: {exc}", file=sys.stderr)
             continue
-        group = meter_group(bar_structure(query.score).meters)
         for row in found:
             row["meter"] = group
         rows.extend(found)
     frame = pd.DataFrame(rows)
+    print(f"meter map: {args.meter_map}")
     frame["is_44"] = frame["meter"].eq("4/4").map({True: "4/4", False: "other meters"})
     cols = ["triad_agreement", "tonic_share", "distinct_chords", "texture_difference"]
     table = (frame.groupby(["is_44", "rate"])[cols].mean().round(3)

@@ -154,7 +154,7 @@ def as_common_time(score, grid: Grid = DEFAULT_GRID):
 
 
 def load_query_set(names: Sequence[str] | None = None, *, grid: Grid = DEFAULT_GRID,
-                   data_dir=None) -> list[Query]:
+                   data_dir=None, meter_map: str = "scale") -> list[Query]:
     """The evaluation queries: Visions fugitives 1-8, ten 4/4 chorales, five held-out pop clips.
 
     ``names``: query specs (``corpus:NAME/PIECE`` or paths) instead of the default set.
@@ -186,7 +186,7 @@ def load_query_set(names: Sequence[str] | None = None, *, grid: Grid = DEFAULT_G
         # the query on its metric bars, each one model bar (a 2/4 bar too), as the sweep,
         # the annotated scores and the drift table read it
         score = metric_score(score, grid=grid)
-        bars = score_to_bars(score, grid)
+        bars = score_to_bars(score, grid, meter_map=meter_map)
         _, _, tonic = score_tonic_triad(score)
         label = spec.rsplit("/", 1)[-1]
         queries.append(Query(name=label, group=group, score=score, bars=bars, tonic_triad=tonic))
@@ -194,12 +194,16 @@ def load_query_set(names: Sequence[str] | None = None, *, grid: Grid = DEFAULT_G
 
 
 def evaluate_model(model, queries: Sequence[Query], rates: Sequence[float] = DEFAULT_RATES, *,
-                   seed: int = 0, threshold: float = 0.5, channel=None) -> list[dict]:
+                   seed: int = 0, threshold: float = 0.5, channel=None,
+                   meter_map: str = "scale") -> list[dict]:
     """One row of measures per (query, rate); see :func:`bar_metrics` for the columns.
 
     Each query is encoded once and passed through the channel at every rate (shared noise).
     ``active_dims`` counts latent dimensions whose posterior mean varies across the query's
     bars (variance > 0.05); ``dims_with_bits`` those the channel sent at least one bit for.
+
+    ``meter_map``: how bars in other meters meet the model's (:mod:`qbdi_musicology.bars`);
+    give the same to :func:`load_query_set`.
 
     Example: ``evaluate_model(load_model(), load_query_set(), [inf, 32, 0])``.
     """
@@ -213,7 +217,7 @@ def evaluate_model(model, queries: Sequence[Query], rates: Sequence[float] = DEF
     channel = channel if channel is not None else default_channel(net)
     rows = []
     for q in queries:
-        enc = encode(q.score, model)
+        enc = encode(q.score, model, meter_map=meter_map)
         if enc.bars.shape != q.bars.shape:  # pragma: no cover - same conversion both times
             raise ParameterError(f"query {q.name}: bars differ between readings")
         results = transmit_many(enc.mu, enc.logvar, list(rates), seed=seed, options=channel,

@@ -42,7 +42,10 @@ sys.path.insert(0, str(HERE / "bad_inputs"))
 import make_bad_inputs as mbi  # noqa: E402
 
 MEMORY_LIMIT = 4 << 30          # address space of a runner (RLIMIT_AS)
-CASE_SECONDS = 20               # wall time to refuse one bad input
+CASE_SECONDS = 20               # wall time to refuse one bad input on a quiet machine
+#: A run that takes this many times CASE_SECONDS hangs: only that fails a test (a busy
+#: machine is slower, and a correct change must not fail for it).
+HANG_FACTOR = 6
 ODDITY_SECONDS = 90             # wall time to analyse one odd-but-legal input
 PEAK_RSS_LIMIT_MB = 2500        # resident memory a runner may reach over all its cases
 RUNNERS = 2
@@ -285,7 +288,8 @@ class Corpus:
         broken.mkdir()
         for name, path in self.files.items():
             if (name in self.by_name and name not in HEAVY and path.is_file()
-                    and path.suffix in (".mid", ".musicxml", ".mxl")):
+                    and path.suffix in (".mid", ".musicxml", ".mxl")
+                    and "corpus" not in mbi.LEGAL_ODDITIES.get(name, ())):
                 shutil.copy(path, broken / name)
         self.files["broken_corpus"] = broken
         self.items: dict[str, dict] = {}
@@ -456,12 +460,12 @@ def test_console_script_refuses_cleanly(corpus: Corpus, case_id: str, tmp_path: 
         sys.executable, "-c", "import sys; from qbdi_musicology.cli import main; sys.exit(main())"]
     started = time.perf_counter()
     proc = subprocess.run(command + argv, capture_output=True, text=True, cwd=tmp_path,
-                          env=_runner_env(), timeout=CASE_SECONDS * 2,
+                          env=_runner_env(), timeout=CASE_SECONDS * HANG_FACTOR,
                           preexec_fn=_limit_memory)
     seconds = time.perf_counter() - started
     problems = check_outcome(item, proc.returncode, proc.stderr, corpus.root, corpus.by_name)
-    assert not problems, f"{case_id}: {'; '.join(problems)}\n{proc.stderr[-2000:]}"
-    assert seconds < CASE_SECONDS * 2
+    assert not problems, f"{case_id}: {'; '.join(problems)} ({seconds:.1f} s)\n" \
+        f"{proc.stderr[-2000:]}"
 
 
 def test_summary_of_the_run(corpus: Corpus) -> None:

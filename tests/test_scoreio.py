@@ -290,7 +290,11 @@ def test_three_four_file_under_the_four_four_grid(tmp_path):
     path.write_bytes(midi_bytes([(0, 3, 60), (3, 3, 64)], ts=(3, 4)))
     score = load_score(path)
     with pytest.raises(InputError, match="3/4 does not match the 4/4 grid"):
-        convert_score(score, source=path.name)
+        convert_score(score, source=path.name, meter="strict")
+    # by default each 3/4 bar is one model bar: C on the first, E on the second
+    bars = convert_score(score, source=path.name).bars
+    assert bars.shape[0] == 2 and bars[0, 0, 60 - LO, ARTICULATE] and \
+        bars[1, 0, 64 - LO, ARTICULATE]
 
 
 def test_every_error_is_one_line_with_what_to_do(tmp_path):
@@ -494,5 +498,5 @@ def test_grid_errors_name_the_file_the_score_came_from(tmp_path):
     path.write_bytes(midi_bytes([(0, 3, 60), (3, 3, 64)], ts=(3, 4)))
     score = load_score(path)
     with pytest.raises(InputError) as exc:
-        convert_score(score, source="A waltz")  # a caller that names the piece by its title
+        convert_score(score, source="A waltz", meter="strict")  # named by its title
     assert str(exc.value).startswith(f"A waltz ({path}): time signature 3/4")

@@ -35,7 +35,7 @@ from typing import Callable
 # Entry points: the qbdi sub-commands (and roles) a score or model file goes through.
 SCORE_ENTRIES = ("query", "sweep", "analyse-query", "analyse-improv", "corpus", "dynamics",
                  "demo")
-GRID_ENTRIES = ("query", "sweep", "corpus", "demo")  # a meter other than 4/4 is only wrong here
+GRID_ENTRIES = ("query", "sweep", "corpus", "demo")  # where the model's grid meets the meter
 # A score without sounding pitched notes cannot be a query or a corpus piece; as an
 # improvisation (the model may decode silence) or for the dynamics analysis (silence has a
 # well-defined, flat information rate) it is legal: see LEGAL_ODDITIES.
@@ -50,6 +50,11 @@ LEGAL_ODDITIES = {
     "xml_zero_duration.musicxml": ("analyse-improv", "dynamics"),
     "xml_rests_only.musicxml": ("analyse-improv", "dynamics"),
     "xml_percussion_only.musicxml": ("analyse-improv", "dynamics"),
+    # every meter is read (each bar one model bar), and a model on a 3/4 grid reads a 4/4
+    # query the same way: odd, but no longer wrong
+    "midi_timesig_7_8.mid": GRID_ENTRIES,
+    "xml_timesig_7_8.musicxml": GRID_ENTRIES,
+    "model_other_grid.qbdi": ("query-model", "sweep-model"),
 }
 
 GOOD_XML = "good_query.musicxml"
@@ -467,7 +472,7 @@ def _midi_cases() -> list[BadInput]:
                  _write(_midi(meta, _track(_chord_events(length=0)))), QUERY_ENTRIES),
         BadInput("midi_timesig_0.mid", "time signature 0/1 (raw bytes: no beats in a bar)",
                  _write(_midi(_track([(0, _tempo(500_000)), (0, _timesig(0, 0))]), notes))),
-        BadInput("midi_timesig_7_8.mid", "time signature 7/8, not the model's 4/4 grid",
+        BadInput("midi_timesig_7_8.mid", "time signature 7/8 under the model's 4/4 grid",
                  _write(_midi(_track([(0, _tempo(500_000)), (0, _timesig(7, 3))]),
                               _track(_chord_events(length=7 * 240)))),
                  entries=GRID_ENTRIES),
@@ -538,7 +543,7 @@ def _xml_cases() -> list[BadInput]:
                  _write(_deep_nesting())),
         BadInput("xml_timesig_0_0.musicxml", "time signature 0/0",
                  _write(musicxml_text(beats="0", beat_type="0"))),
-        BadInput("xml_timesig_7_8.musicxml", "time signature 7/8, not the model's 4/4 grid",
+        BadInput("xml_timesig_7_8.musicxml", "time signature 7/8 under the model's 4/4 grid",
                  _write(musicxml_text(beats="7", beat_type="8", divisions="2",
                                       measure_body=seven_eight)), entries=GRID_ENTRIES),
         BadInput("xml_pitch_out_of_range.musicxml", "notes in octave 15 and octave -5",
