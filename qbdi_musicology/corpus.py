@@ -1,9 +1,10 @@
 """Named corpora of scores, read into bar arrays, with a parse cache.
 
 A *corpus* is a set of score files: music21's bundled Bach chorales (``bach-chorales``,
-the embedded default), the folders of the shared data (``pop-music-midi``,
-``visions-fugitives``), or any folder or single MIDI/MusicXML file. Each named corpus has a
-manifest, ``corpora/<name>.toml``; a manifest dropped there adds a corpus.
+the embedded default), the whole music21 corpus (``music21``), the folders of the shared
+data (``pop-music-midi``, ``visions-fugitives``), or any folder or single score file. Each
+named corpus has a manifest, ``corpora/<name>.toml``; a manifest dropped there adds a
+corpus. Names, manifests and pieces live in :mod:`.pieces` (re-exported here).
 
 :func:`load_corpus` reads a corpus into one bar array for training or analysis. Bad files
 are skipped and reported with the reason, never fatal. Parsing is slow (music21 needs about
@@ -23,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,65 +33,22 @@ import numpy as np
 
 from .errors import InputError, ParameterError, QbdiError
 from .fileio import atomic_path
+from .formats import SCORE_SUFFIXES
 from .grid import DEFAULT_GRID, PLAY, Grid
 from .pianoroll import convert_score, estimate_key, transpose_bars
-from .scoreio import DEFAULT_LIMITS, SCORE_SUFFIXES, Limits, load_score
+from .pieces import (BUILTIN_MANIFESTS, DEFAULT_CORPUS, MANIFEST_DIRS,  # noqa: F401
+                     REPO_ROOT, CorpusSpec, _natural_key, _spec_from_dict, find_piece,
+                     get_spec, manifests, resolve_data_dir)
+from .scoreio import DEFAULT_LIMITS, Limits, load_score
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MANIFEST_DIRS = (REPO_ROOT / "corpora", Path(__file__).resolve().parent / "corpora")
 #: Bump when the cached content or its meaning changes; old entries are then ignored.
 CACHE_VERSION = 1
 TRANSPOSE_CHOICES = (None, "common", "all12")
 #: Semitone shifts of the 12-key augmentation: a tritone down to a fourth up, so that no
 #: copy moves more than 6 semitones (fewer notes fold at the edges of the grid).
 ALL12_SHIFTS = tuple(range(-6, 6))
-
-#: The built-in corpora, also written out as TOML in ``corpora/``; a TOML manifest of the
-#: same name wins. Kept here so the default works from an installed package too.
-BUILTIN_MANIFESTS: dict[str, dict] = {
-    "bach-chorales": {
-        "name": "bach-chorales",
-        "title": "J. S. Bach, four-part chorales (music21 corpus)",
-        "kind": "music21",
-        "composer": "bach",
-        "pattern": r"bwv\d+(\.\d+)?(-[a-z0-9]+)?\.(mxl|xml)",
-        "max_bwv": 438,
-        "meter": "4/4",
-        "licence": "public domain scores, encoded for the music21 corpus (BSD)",
-    },
-    "pop-music-midi": {
-        "name": "pop-music-midi",
-        "title": "Pop song verses and choruses (MIDI), the training clips of Dubnov 2019",
-        "kind": "folder",
-        "folder": "pop_music_midi",
-        "meter": "4/4",
-        "licence": "research use; not redistributed with this package",
-    },
-    "visions-fugitives": {
-        "name": "visions-fugitives",
-        "title": "S. Prokofiev, Visions fugitives op. 22 nos. 1-8 (MIDI), the paper's queries",
-        "kind": "folder",
-        "folder": "visions_fugitives",
-        "meter": None,
-        "licence": "research use; not redistributed with this package",
-    },
-}
-DEFAULT_CORPUS = "bach-chorales"
-
-
-# ------------------------------------------------------------------ places
-
-
-def resolve_data_dir(override: str | os.PathLike | None = None) -> Path:
-    """The shared data folder: ``override``, else ``$QBDI_DATA``, else ``../shared/data``."""
-    if override:
-        return Path(override).expanduser()
-    env = os.environ.get("QBDI_DATA")
-    if env:
-        return Path(env).expanduser()
-    return REPO_ROOT.parent / "shared" / "data"
 
 
 def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -103,155 +60,6 @@ def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "qbdi-musicology"
-
-
-# ------------------------------------------------------------------ manifests
-
-
-@dataclass(frozen=True)
-class CorpusSpec:
-    """A named corpus: where its files are and how to read them."""
-
-    name: str
-    title: str
-    kind: str  # "music21" (bundled corpus), "folder" or "file"
-    location: str  # music21 composer, folder (relative to the data folder) or path
-    meter: str | None = "4/4"
-    pattern: str | None = None
-    max_bwv: int | None = None
-    licence: str = ""
-
-    def files(self, data: str | os.PathLike | None = None) -> list[Path]:
-        """The score files of this corpus, sorted by name."""
-        if self.kind == "music21":
-            out = []
-            for p in self.root(data).iterdir():
-                if self.pattern and not re.fullmatch(self.pattern, p.name):
-                    continue
-                if self.max_bwv is not None:
-                    num = re.match(r"bwv(\d+)", p.name)
-                    if not num or int(num.group(1)) > self.max_bwv:
-                        continue  # not a chorale (e.g. bwv846, a prelude)
-                out.append(p)
-            return sorted(out, key=lambda p: _natural_key(p.name))
-        root = self.root(data)
-        if root.is_file():
-            return [root]
-        if not root.is_dir():
-            hint = ("set --data-dir or QBDI_DATA to the folder that holds it"
-                    if self.kind == "folder" else "check the path")
-            raise InputError(f"corpus {self.name!r}: folder {root} not found; {hint}")
-        found = [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SCORE_SUFFIXES
-                 and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-        return sorted(found, key=lambda p: _natural_key(str(p.relative_to(root))))
-
-    def root(self, data: str | os.PathLike | None = None) -> Path:
-        """The folder (or file) the corpus reads from."""
-        if self.kind == "music21":
-            from music21.common import getCorpusFilePath
-
-            # music21's corpus keeps each composer in a folder of that name
-            return Path(getCorpusFilePath()) / self.location
-        loc = Path(self.location).expanduser()
-        if self.kind == "folder" and not loc.is_absolute():
-            return resolve_data_dir(data) / loc
-        return loc
-
-    def piece_name(self, path: Path, data: str | os.PathLike | None = None, *,
-                   corpus_root: Path | None = None) -> str:
-        """A piece's name within the corpus: its path below the root, without suffix."""
-        root = corpus_root if corpus_root is not None else self.root(data)
-        if root.is_dir():
-            try:
-                return str(path.relative_to(root).with_suffix(""))
-            except ValueError:
-                pass
-        return path.stem
-
-
-def _natural_key(text: str):
-    """Sort 'bwv9' before 'bwv10' and 'vf_no2' before 'vf_no10'."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
-
-
-def _spec_from_dict(data: dict, where: str) -> CorpusSpec:
-    try:
-        name = str(data["name"])
-        kind = str(data.get("kind", "folder"))
-        if kind == "music21":
-            location = str(data["composer"])
-        elif kind == "folder":
-            location = str(data["folder"])
-        else:
-            raise InputError(f"{where}: kind {kind!r}; use 'music21' or 'folder'")
-    except KeyError as exc:
-        raise InputError(f"{where}: the manifest has no {exc.args[0]!r} entry") from None
-    meter = data.get("meter", "4/4")
-    if meter in ("", "any", "none"):
-        meter = None
-    return CorpusSpec(name=name, title=str(data.get("title", name)), kind=kind,
-                      location=location, meter=meter, pattern=data.get("pattern"),
-                      max_bwv=data.get("max_bwv"), licence=str(data.get("licence", "")))
-
-
-def manifests() -> dict[str, CorpusSpec]:
-    """All named corpora: the built-in ones and every ``corpora/*.toml`` manifest."""
-    specs = {name: _spec_from_dict(d, f"built-in corpus {name}")
-             for name, d in BUILTIN_MANIFESTS.items()}
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: only the built-in manifests
-        log.info("tomllib unavailable; corpus manifests in corpora/ are not read")
-        return specs
-    for folder in MANIFEST_DIRS:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.toml")):
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                log.warning("corpus manifest %s is unreadable (%s); ignored", path, exc)
-                continue
-            spec = _spec_from_dict(data, str(path))
-            specs[spec.name] = spec
-    return specs
-
-
-def get_spec(name_or_path: str | os.PathLike) -> CorpusSpec:
-    """The corpus a name or a path stands for; a path is a folder or single-file corpus."""
-    text = str(name_or_path)
-    specs = manifests()
-    if text in specs:
-        return specs[text]
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return CorpusSpec(name=path.name or text, title=f"folder {path}", kind="folder",
-                          location=str(path.resolve()), meter=None)
-    if path.is_file():
-        return CorpusSpec(name=path.stem, title=f"file {path}", kind="file",
-                          location=str(path.resolve()), meter=None)
-    raise InputError(f"no corpus named {text!r} and no such file or folder; the named corpora "
-                     f"are {', '.join(sorted(specs))} (see 'qbdi corpus list')")
-
-
-def find_piece(name: str, piece: str, *, data_dir: str | os.PathLike | None = None) -> Path:
-    """The file of one piece of a named corpus: ``find_piece("bach-chorales", "bwv66.6")``."""
-    spec = get_spec(name)
-    files = spec.files(data_dir)
-    corpus_root = spec.root(data_dir)
-    names = {p: spec.piece_name(p, corpus_root=corpus_root) for p in files}
-    by_name = {names[p].lower(): p for p in files}
-    by_name.update({p.name.lower(): p for p in files})
-    hit = by_name.get(piece.lower())
-    if hit is None:
-        stems = {p.stem.lower(): p for p in files}
-        hit = stems.get(piece.lower())
-    if hit is None:
-        near = [names[p] for p in files if piece.lower()[:4] in names[p].lower()][:5]
-        raise InputError(f"corpus {name!r} has no piece {piece!r}"
-                         + (f"; similar: {', '.join(near)}" if near else "")
-                         + f"; list them with 'qbdi corpus info {name} --pieces'")
-    return hit
 
 
 # ------------------------------------------------------------------ result
@@ -406,7 +214,9 @@ def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | No
     path = Path(path)
     grid = Grid.from_dict(settings["grid"])
     try:
-        score = load_score(path, limits=Limits(**settings["limits"]))
+        # an ABC file of many tunes is read as its first tune; that is said in the log
+        # (at info level: a corpus of folk-song collections would warn for every file)
+        score = load_score(path, limits=Limits(**settings["limits"]), announce_tune=False)
         wanted = settings.get("meter")
         if wanted and wanted != "rebar":
             found = _meter_of(score)
@@ -500,10 +310,10 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 "out_of_range": out_of_range, "limits": limits.__dict__.copy()}
     files = spec.files(data_dir)
     if not files:
-        raise InputError(f"corpus {spec.name!r} ({spec.root(data_dir)}) holds no "
-                         f".mid/.midi/.musicxml/.xml/.mxl files")
+        raise InputError(f"corpus {spec.name!r} ({spec.root(data_dir)}) holds no score files "
+                         f"({', '.join(SCORE_SUFFIXES)})")
     corpus_root = spec.root(data_dir)
-    names = {p: spec.piece_name(p, corpus_root=corpus_root) for p in files}
+    names = spec.piece_names(files, corpus_root=corpus_root)
     root = resolve_cache_dir(cache_dir)
     settings_key = _settings_key(settings)
     digests: dict[Path, str] = {}
