@@ -86,6 +86,10 @@ class CorpusBars:
     fingerprint: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    #: per file suffix: [files read, files usable], e.g. {".krn": [120, 118]}
+    formats: dict[str, list[int]] = field(default_factory=dict)
+    #: files in the corpus (a ``sample`` or ``limit`` reads fewer)
+    corpus_files: int = 0
     seconds: float = 0.0
     cache_hits: int = 0
 
@@ -277,7 +281,7 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 progress: bool = True, cache_dir: str | os.PathLike | None = None,
                 use_cache: bool = True, data_dir: str | os.PathLike | None = None,
                 out_of_range: str = "fold", limits: Limits = DEFAULT_LIMITS,
-                workers: int = 1) -> CorpusBars:
+                workers: int = 1, sample: int | None = None, seed: int = 0) -> CorpusBars:
     """Read a corpus into bars, skipping (and reporting) files that cannot be used.
 
     ``meter``: only pieces in this time signature are read (others are skipped with the
@@ -286,8 +290,9 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     the grid's. ``parts``: part names or numbers to read (default: all pitched parts merged).
     ``transpose``: ``None`` keeps the written keys; ``"common"`` moves each piece to C major
     or A minor (estimated key, shortest shift); ``"all12"`` adds every piece in 12 keys
-    (shifts -6..+5). ``limit``: stop after this many pieces. ``workers > 1`` parses
-    uncached files in that many processes.
+    (shifts -6..+5). ``limit``: stop after this many pieces. ``sample``: read only this
+    many files, drawn at random (``seed``) - a quick measure of a big corpus such as
+    ``music21``. ``workers > 1`` parses uncached files in that many processes.
 
     Example: ``load_corpus("bach-chorales", limit=3).pieces`` is
     ``['bwv1.6', 'bwv2.6', 'bwv3.6']`` (the first three 4/4 chorales by BWV number).
@@ -299,6 +304,8 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         raise ParameterError(f"transpose={transpose!r}: choose none, 'common' or 'all12'")
     if limit is not None and limit < 1:
         raise ParameterError(f"limit={limit}: give a number of pieces >= 1")
+    if sample is not None and sample < 1:
+        raise ParameterError(f"sample={sample}: give a number of files >= 1")
     spec = get_spec(name_or_path)
     meter = meter or spec.meter or grid.time_signature
     if meter not in (grid.time_signature, "rebar"):
@@ -309,6 +316,12 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 "parts": list(parts) if parts is not None else None,
                 "out_of_range": out_of_range, "limits": limits.__dict__.copy()}
     files = spec.files(data_dir)
+    corpus_files = len(files)
+    if sample is not None and sample < len(files):
+        import random
+
+        files = sorted(random.Random(seed).sample(files, sample),
+                       key=lambda p: _natural_key(str(p)))
     if not files:
         raise InputError(f"corpus {spec.name!r} ({spec.root(data_dir)}) holds no score files "
                          f"({', '.join(SCORE_SUFFIXES)})")
@@ -402,6 +415,12 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     if bundle is not None and use_cache and not from_bundle:
         _write_bundle(bundle, [results[p] for p in files])
 
+    formats: dict[str, list[int]] = {}
+    for path in files:
+        if path in results:
+            counts = formats.setdefault(path.suffix.lower(), [0, 0])
+            counts[0] += 1
+            counts[1] += results[path][0] is not None
     pieces, file_names, reports, skipped = [], [], [], []
     chunks, piece_idx, numbers, shifts = [], [], [], []
     fp = hashlib.sha256(f"v{CACHE_VERSION}|{_settings_key(settings)}|{transpose}|{limit}".encode())
@@ -446,7 +465,9 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         piece=cat(piece_idx, np.int32), bar_numbers=cat(numbers, np.int32),
         transposition=cat(shifts, np.int8), pieces=pieces, files=file_names, reports=reports,
         fingerprint=fp.hexdigest(), skipped=skipped,
-        settings={**settings, "transpose": transpose, "limit": limit, "corpus": spec.name},
-        seconds=time.perf_counter() - started, cache_hits=hits)
+        settings={**settings, "transpose": transpose, "limit": limit, "corpus": spec.name,
+                  "sample": sample, "seed": seed if sample is not None else None},
+        seconds=time.perf_counter() - started, cache_hits=hits, formats=formats,
+        corpus_files=corpus_files)
     log.info("%s in %.2f s (%d cached)", result.summary(), result.seconds, hits)
     return result

@@ -203,8 +203,8 @@ def check_humdrum(data: bytes, where: str, limits) -> str:
             for token in field.split(" "):
                 if "r" not in token and _KERN_NOTE.search(token):
                     notes += 1
-        if notes > limits.max_notes:
-            break  # enough counted to refuse it
+        if notes > limits.max_notes:  # enough counted to refuse it
+            raise _too_many(where, notes, limits.max_notes, "notes", "max_notes")
     if not exclusive:
         raise InputError(f"{where}: no '**' line naming the spines; this is not a Humdrum "
                          "file, check that the file name matches its content")
