@@ -33,7 +33,7 @@ def _reason(message: str, path: Path) -> str:
             text = text[len(prefix):]
     text = text.replace(str(path), "FILE")
     text = re.sub(r"\(line \d+\)", "", text)
-    text = re.sub(r"\d+(\.\d+)?", "N", text)
+    text = re.sub(r"(?<![\w.-])\d+(\.\d+)?\b", "N", text)
     return " ".join(text.split())[:150]
 
 

@@ -1,5 +1,7 @@
-"""Reading score files safely: MIDI, MusicXML (.musicxml, .xml, .mxl), Humdrum **kern,
-ABC, MEI and RomanText; MuseScore files are checked and refused with advice.
+"""Reading score files safely, in every format music21 reads that a theorist brings.
+
+MIDI, MusicXML (``.musicxml``, ``.xml``, ``.mxl``; any declared encoding), Humdrum
+``**kern``, ABC, MEI and RomanText; MuseScore files are checked and refused with advice.
 
 Score files come from the internet, students and old disks, so every file is checked
 before music21 sees it, and every problem becomes one clear :class:`InputError`
