@@ -33,7 +33,8 @@ import numpy as np
 
 from .errors import InputError, ParameterError, QbdiError
 from .fileio import atomic_path
-from .formats import SCORE_SUFFIXES
+from .formats import ABC_SUFFIXES, SCORE_SUFFIXES
+from .formats import abc_tunes as list_abc_tunes
 from .grid import DEFAULT_GRID, PLAY, Grid
 from .pianoroll import convert_score, estimate_key, transpose_bars
 from .pieces import (BUILTIN_MANIFESTS, DEFAULT_CORPUS, MANIFEST_DIRS,  # noqa: F401
@@ -86,10 +87,10 @@ class CorpusBars:
     fingerprint: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
-    #: per file suffix: [files read, files usable], e.g. {".krn": [120, 118]}
+    #: per file suffix: [pieces read, pieces usable], e.g. {".krn": [120, 118]}
     formats: dict[str, list[int]] = field(default_factory=dict)
-    #: files in the corpus (a ``sample`` or ``limit`` reads fewer)
-    corpus_files: int = 0
+    #: pieces in the corpus (a ``sample`` or ``limit`` reads fewer)
+    corpus_pieces: int = 0
     seconds: float = 0.0
     cache_hits: int = 0
 
@@ -209,18 +210,21 @@ def _meter_of(score) -> set[str]:
     return {ts.ratioString for ts in score.recurse().getElementsByClass(meter.TimeSignature)}
 
 
-def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | None, dict]:
+def parse_file(path: str | os.PathLike, settings: dict,
+               tune: int | None = None) -> tuple[np.ndarray | None, dict]:
     """Read one file into bars under ``settings``; a bad file gives ``(None, {reason})``.
 
     ``settings`` holds ``grid`` (a dict), ``meter``, ``parts``, ``out_of_range`` and
-    ``limits`` (a dict), as :func:`load_corpus` builds them.
+    ``limits`` (a dict), as :func:`load_corpus` builds them. ``tune``: the ``X:`` number
+    of the tune to read from an ABC file of several tunes (default: its first).
     """
     path = Path(path)
     grid = Grid.from_dict(settings["grid"])
     try:
-        # an ABC file of many tunes is read as its first tune; that is said in the log
-        # (at info level: a corpus of folk-song collections would warn for every file)
-        score = load_score(path, limits=Limits(**settings["limits"]), announce_tune=False)
+        # without a tune, an ABC file of many tunes is read as its first tune; the log says
+        # so at info level (a corpus of folk-song collections would warn for every file)
+        score = load_score(path, limits=Limits(**settings["limits"]), tune=tune,
+                           announce_tune=False)
         wanted = settings.get("meter")
         if wanted and wanted != "rebar":
             found = _meter_of(score)
@@ -256,8 +260,22 @@ def _short_reason(message: str, path: Path) -> str:
 
 
 def _parse_job(args):
-    path, settings = args
-    return parse_file(path, settings)
+    path, settings, tune = args
+    return parse_file(path, settings, tune=tune)
+
+
+def _tune_numbers(path: Path) -> list[int | None]:
+    """The tunes of a file that are pieces of their own: every ``X:`` number of an ABC file
+    of several tunes (a number used twice counts once: ``#N`` reads the first); ``[None]``
+    (the file itself) for every other file."""
+    if path.suffix.lower() not in ABC_SUFFIXES:
+        return [None]
+    try:
+        tunes = list_abc_tunes(path.read_bytes(), str(path))
+    except (OSError, QbdiError):
+        return [None]  # reading it again reports what is wrong
+    numbers = list(dict.fromkeys(t.number for t in tunes if t.number is not None))
+    return numbers if len(tunes) > 1 and numbers else [None]
 
 
 # ------------------------------------------------------------------ keys
@@ -281,7 +299,8 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 progress: bool = True, cache_dir: str | os.PathLike | None = None,
                 use_cache: bool = True, data_dir: str | os.PathLike | None = None,
                 out_of_range: str = "fold", limits: Limits = DEFAULT_LIMITS,
-                workers: int = 1, sample: int | None = None, seed: int = 0) -> CorpusBars:
+                workers: int = 1, sample: int | None = None, seed: int = 0,
+                abc_tunes: str = "all") -> CorpusBars:
     """Read a corpus into bars, skipping (and reporting) files that cannot be used.
 
     ``meter``: only pieces in this time signature are read (others are skipped with the
@@ -291,8 +310,10 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     ``transpose``: ``None`` keeps the written keys; ``"common"`` moves each piece to C major
     or A minor (estimated key, shortest shift); ``"all12"`` adds every piece in 12 keys
     (shifts -6..+5). ``limit``: stop after this many pieces. ``sample``: read only this
-    many files, drawn at random (``seed``) - a quick measure of a big corpus such as
-    ``music21``. ``workers > 1`` parses uncached files in that many processes.
+    many pieces, drawn at random (``seed``) - a quick measure of a big corpus such as
+    ``music21``. ``abc_tunes``: ``"all"`` makes each tune of an ABC file of several tunes a
+    piece of its own (named ``FILE#N``, N its ``X:`` number); ``"first"`` reads only the
+    first tune of each file. ``workers > 1`` parses uncached pieces in that many processes.
 
     Example: ``load_corpus("bach-chorales", limit=3).pieces`` is
     ``['bwv1.6', 'bwv2.6', 'bwv3.6']`` (the first three 4/4 chorales by BWV number).
@@ -305,7 +326,9 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     if limit is not None and limit < 1:
         raise ParameterError(f"limit={limit}: give a number of pieces >= 1")
     if sample is not None and sample < 1:
-        raise ParameterError(f"sample={sample}: give a number of files >= 1")
+        raise ParameterError(f"sample={sample}: give a number of pieces >= 1")
+    if abc_tunes not in ("all", "first"):
+        raise ParameterError(f"abc_tunes={abc_tunes!r}: choose 'all' or 'first'")
     spec = get_spec(name_or_path)
     meter = meter or spec.meter or grid.time_signature
     if meter not in (grid.time_signature, "rebar"):
@@ -316,126 +339,139 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 "parts": list(parts) if parts is not None else None,
                 "out_of_range": out_of_range, "limits": limits.__dict__.copy()}
     files = spec.files(data_dir)
-    corpus_files = len(files)
-    if sample is not None and sample < len(files):
-        import random
-
-        files = sorted(random.Random(seed).sample(files, sample),
-                       key=lambda p: _natural_key(str(p)))
     if not files:
         raise InputError(f"corpus {spec.name!r} ({spec.root(data_dir)}) holds no score files "
                          f"({', '.join(SCORE_SUFFIXES)})")
     corpus_root = spec.root(data_dir)
-    names = spec.piece_names(files, corpus_root=corpus_root)
+    file_names_of = spec.piece_names(files, corpus_root=corpus_root)
+    # A piece is a file, or one tune of an ABC file that holds several.
+    sources: list[tuple[Path, int | None]] = []
+    names: dict[tuple[Path, int | None], str] = {}
+    for path in files:
+        for tune in (_tune_numbers(path) if abc_tunes == "all" else [None]):
+            sources.append((path, tune))
+            names[(path, tune)] = file_names_of[path] + (f"#{tune}" if tune is not None else "")
+    corpus_pieces = len(sources)
+    if sample is not None and sample < len(sources):
+        import random
+
+        sources = sorted(random.Random(seed).sample(sources, sample),
+                         key=lambda s: _natural_key(names[s]))
     root = resolve_cache_dir(cache_dir)
     settings_key = _settings_key(settings)
     digests: dict[Path, str] = {}
-    results: dict[Path, tuple[np.ndarray | None, dict]] = {}
+    results: dict[tuple[Path, int | None], tuple[np.ndarray | None, dict]] = {}
     hits = 0
 
-    def cache_path(path: Path) -> Path:
-        return _cache_file(root, digests[path], settings_key)
+    def cache_path(src) -> Path:
+        path, tune = src
+        return _cache_file(root, digests[path],
+                           settings_key + (f"|tune={tune}" if tune is not None else ""))
 
-    def digest(path: Path) -> bool:
+    def digest(src) -> bool:
+        path = src[0]
+        if path in digests:
+            return True
         try:
             digests[path] = _file_digest(path)
             return True
         except OSError as exc:
-            results[path] = (None, {"status": "skip", "reason": f"unreadable ({exc.strerror})"})
+            results[src] = (None, {"status": "skip", "reason": f"unreadable ({exc.strerror})"})
             return False
 
-    def lookup(path: Path):
+    def lookup(src):
         nonlocal hits
-        if path not in digests and not digest(path):
-            return results[path]
-        cached = _read_cache(cache_path(path), grid) if use_cache else None
+        if not digest(src):
+            return results[src]
+        cached = _read_cache(cache_path(src), grid) if use_cache else None
         hits += cached is not None
         return cached
 
-    def store(path: Path, result) -> None:
-        results[path] = result
-        if use_cache and path in digests:
-            _write_cache(cache_path(path), *result)
+    def store(src, result) -> None:
+        results[src] = result
+        if use_cache and src[0] in digests:
+            _write_cache(cache_path(src), *result)
 
     # A whole corpus read before with the same files and settings is one cache file (the
     # "bundle"); per-file entries make a corpus with a few changed files cheap as well.
     bundle = None
     from_bundle = False
     if limit is None:
-        for path in files:
-            digest(path)
-        bundle = _bundle_file(root, settings_key, [(names[p], digests.get(p, "-")) for p in files])
+        for src in sources:
+            digest(src)
+        bundle = _bundle_file(root, settings_key,
+                              [(names[s], digests.get(s[0], "-")) for s in sources])
         if use_cache:
-            loaded = _read_bundle(bundle, grid, len(files))
+            loaded = _read_bundle(bundle, grid, len(sources))
             if loaded is not None:
-                results.update(zip(files, loaded))
-                hits = len(files)
+                results.update(zip(sources, loaded))
+                hits = len(sources)
                 from_bundle = True
 
     # disable=None: tqdm draws only on a terminal, so logs and pipes stay clean
-    bar = tqdm(total=len(files), desc=f"corpus {spec.name}", unit="file",
+    bar = tqdm(total=len(sources), desc=f"corpus {spec.name}", unit="piece",
                disable=None if progress else True, leave=False, initial=len(results))
     try:
-        if workers > 1 and limit is None and len(results) < len(files):
-            # Cached files first, then the rest in parallel (first load only).
+        if workers > 1 and limit is None and len(results) < len(sources):
+            # Cached pieces first, then the rest in parallel (first load only).
             todo = []
-            for path in files:
-                if path in results:
+            for src in sources:
+                if src in results:
                     continue
-                cached = lookup(path)
+                cached = lookup(src)
                 if cached is None:
-                    todo.append(path)
+                    todo.append(src)
                 else:
-                    results[path] = cached
+                    results[src] = cached
                     bar.update(1)
             if todo:
                 from concurrent.futures import ProcessPoolExecutor
 
                 with ProcessPoolExecutor(max_workers=workers) as pool:
-                    jobs = [(str(p), settings) for p in todo]
-                    for path, result in zip(todo, pool.map(_parse_job, jobs, chunksize=4)):
-                        store(path, result)
+                    jobs = [(str(p), settings, t) for p, t in todo]
+                    for src, result in zip(todo, pool.map(_parse_job, jobs, chunksize=4)):
+                        store(src, result)
                         bar.update(1)
         else:
             found = sum(r[0] is not None for r in results.values())
-            for path in files:
+            for src in sources:
                 if limit is not None and found >= limit:
                     break
-                if path in results:
+                if src in results:
                     continue
-                cached = lookup(path)
+                cached = lookup(src)
                 if cached is None:
-                    store(path, parse_file(path, settings))
+                    store(src, parse_file(src[0], settings, tune=src[1]))
                 else:
-                    results[path] = cached
+                    results[src] = cached
                 bar.update(1)
-                found += results[path][0] is not None
+                found += results[src][0] is not None
     finally:
         bar.close()
     if bundle is not None and use_cache and not from_bundle:
-        _write_bundle(bundle, [results[p] for p in files])
+        _write_bundle(bundle, [results[s] for s in sources])
 
     formats: dict[str, list[int]] = {}
-    for path in files:
-        if path in results:
-            counts = formats.setdefault(path.suffix.lower(), [0, 0])
+    for src in sources:
+        if src in results:
+            counts = formats.setdefault(src[0].suffix.lower(), [0, 0])
             counts[0] += 1
-            counts[1] += results[path][0] is not None
+            counts[1] += results[src][0] is not None
     pieces, file_names, reports, skipped = [], [], [], []
     chunks, piece_idx, numbers, shifts = [], [], [], []
     fp = hashlib.sha256(f"v{CACHE_VERSION}|{_settings_key(settings)}|{transpose}|{limit}".encode())
-    for path in files:
-        if path not in results:
+    for src in sources:
+        if src not in results:
             continue
-        bars, meta = results[path]
-        name = names[path]
+        bars, meta = results[src]
+        name = names[src]
         if bars is None:
             skipped.append((name, meta.get("reason", "skipped")))
             continue
-        fp.update(f"|{name}|{digests[path]}".encode())
+        fp.update(f"|{name}|{digests[src[0]]}".encode())
         index = len(pieces)
         pieces.append(name)
-        file_names.append(str(path))
+        file_names.append(str(src[0]) + (f"#{src[1]}" if src[1] is not None else ""))
         reports.append(meta.get("report", {}))
         first = int(meta.get("first_bar", 1))
         if transpose is None:
@@ -452,7 +488,8 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
             shifts.append(np.full(len(b), k, dtype=np.int8))
     if not pieces:
         reasons = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
-        raise InputError(f"corpus {spec.name!r}: no usable piece among {len(files)} file(s)"
+        raise InputError(f"corpus {spec.name!r}: no usable piece among {len(sources)} "
+                         "piece(s)"
                          + (f" ({reasons})" if reasons else "")
                          + "; check the meter filter (--meter) and the files")
 
@@ -466,8 +503,9 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         transposition=cat(shifts, np.int8), pieces=pieces, files=file_names, reports=reports,
         fingerprint=fp.hexdigest(), skipped=skipped,
         settings={**settings, "transpose": transpose, "limit": limit, "corpus": spec.name,
-                  "sample": sample, "seed": seed if sample is not None else None},
+                  "sample": sample, "seed": seed if sample is not None else None,
+                  "abc_tunes": abc_tunes},
         seconds=time.perf_counter() - started, cache_hits=hits, formats=formats,
-        corpus_files=corpus_files)
+        corpus_pieces=corpus_pieces)
     log.info("%s in %.2f s (%d cached)", result.summary(), result.seconds, hits)
     return result

@@ -371,5 +371,30 @@ def test_corpus_info_music21_on_a_sample(tmp_path, capsys):
                "--cache-dir", str(tmp_path / "cache")])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "a sample of 6 of" in out and "formats:" in out
+    assert "a sample of 6 of" in out and "pieces (seed 3)" in out and "formats:" in out
     assert "pieces: 6" in out
+
+
+def test_every_tune_of_an_abc_collection_is_a_corpus_piece(tmp_path):
+    from qbdi_musicology.corpus import load_corpus
+
+    folder = tmp_path / "tunes"
+    folder.mkdir()
+    (folder / "three.abc").write_text(THREE_TUNES)
+    (folder / "single.abc").write_text("X:4\nT:Alone\nM:4/4\nL:1/4\nK:C\nC D E F|G4|]\n")
+    (folder / "cut.abc").write_text("X:1\nT:Reel\nM:4/")
+    kw = dict(meter="rebar", cache_dir=tmp_path / "cache", progress=False)
+    every = load_corpus(folder, **kw)
+    assert every.pieces == ["single", "three#1", "three#2", "three#7"]
+    assert every.skipped[0][0] == "cut" and "no K: (key) line" in every.skipped[0][1]
+    assert every.formats == {".abc": [5, 4]}
+    assert every.files[-1].endswith("three.abc#7")
+    jig = every.piece_bars("three#7")
+    assert jig.shape[0] == 2  # two 6/8 bars = one and a half 4/4 bars, rebarred
+    again = load_corpus(folder, **kw)  # from the cache, tune by tune
+    assert again.pieces == every.pieces and (again.bars == every.bars).all()
+    assert again.cache_hits == 5
+    first = load_corpus(folder, abc_tunes="first", **kw)
+    assert first.pieces == ["single", "three"]
+    sample = load_corpus(folder, sample=2, seed=1, **kw)
+    assert sample.corpus_pieces == 5 and len(sample.pieces) + len(sample.skipped) == 2

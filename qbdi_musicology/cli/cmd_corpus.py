@@ -44,9 +44,12 @@ def register(subparsers) -> None:
                       help="keys: as written, each piece to C major/A minor, or all 12 keys")
     info.add_argument("--limit", type=int, default=None, help="stop after this many pieces")
     info.add_argument("--sample", type=int, default=None, metavar="N",
-                      help="read only N files drawn at random (see --seed): a quick count "
+                      help="read only N pieces drawn at random (see --seed): a quick count "
                            "of a big corpus, e.g. 'qbdi corpus info music21 --sample 200'")
     info.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    info.add_argument("--abc-tunes", choices=("all", "first"), default="all",
+                      help="ABC files of several tunes: every tune is a piece (NAME#N, N its "
+                           "X: number; default), or only the first tune of each file")
     info.add_argument("--cache-dir", default=None,
                       help="parse cache folder (default $QBDI_CACHE or ~/.cache/qbdi-musicology)")
     info.add_argument("--no-cache", action="store_true", help="parse every file again")
@@ -102,7 +105,8 @@ def run_info(args) -> int:
         args.name, meter=args.meter, parts=parts,
         transpose=None if args.transpose == "none" else args.transpose, limit=args.limit,
         progress=True, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-        data_dir=args.data_dir, workers=max(1, args.jobs), sample=args.sample, seed=args.seed)
+        data_dir=args.data_dir, workers=max(1, args.jobs), sample=args.sample, seed=args.seed,
+        abc_tunes=args.abc_tunes)
     grid = result.grid
     print(f"{result.name}: {spec.title}")
     print(f"source: {spec.root(args.data_dir)}")
@@ -110,8 +114,9 @@ def run_info(args) -> int:
           f"(MIDI {grid.low_pitch}-{grid.high_pitch}); meter filter {result.settings['meter']}; "
           f"parts {', '.join(map(str, parts)) if parts else 'all pitched, merged'}; "
           f"transpose {args.transpose}")
-    if args.sample is not None and args.sample < result.corpus_files:
-        print(f"read: a sample of {args.sample} of {result.corpus_files} files (seed {args.seed})")
+    if args.sample is not None and args.sample < result.corpus_pieces:
+        print(f"read: a sample of {args.sample} of {result.corpus_pieces} pieces "
+              f"(seed {args.seed})")
     if result.formats:
         print("formats: " + ", ".join(
             f"{suffix} {usable} of {read} usable"
