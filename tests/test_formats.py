@@ -398,3 +398,22 @@ def test_every_tune_of_an_abc_collection_is_a_corpus_piece(tmp_path):
     assert first.pieces == ["single", "three"]
     sample = load_corpus(folder, sample=2, seed=1, **kw)
     assert sample.corpus_pieces == 5 and len(sample.pieces) + len(sample.skipped) == 2
+
+
+def test_reading_files_does_not_import_the_naming_layer():
+    """scoreio (files) < pieces (names) < corpus (bars): no module imports one above it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('qbdi_musicology.'))))")
+    loaded = {}
+    for module in ("qbdi_musicology.scoreio", "qbdi_musicology.pieces"):
+        out = subprocess.run([sys.executable, "-c", code, module], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+        loaded[module] = set(out.stdout.split())
+    assert loaded["qbdi_musicology.scoreio"] == {"qbdi_musicology.errors",
+                                                 "qbdi_musicology.formats",
+                                                 "qbdi_musicology.scoreio"}
+    assert "qbdi_musicology.corpus" not in loaded["qbdi_musicology.pieces"]
+    assert "qbdi_musicology.pianoroll" not in loaded["qbdi_musicology.pieces"]
