@@ -5,10 +5,12 @@ Each sampled piece goes through ``scoreio.load_score`` and then
 ``pianoroll.convert_score(score, meter="rebar")``; the table counts, per format, the pieces
 that load, those that also convert, and the reasons of the rest (numbers in a reason are
 replaced by ``N``, so that the same reason groups). The sample is drawn from
-``music21.corpus.getPaths()`` (music21's own list of its pieces), so the same command
-measures any version of the package.
+``music21.corpus.getPaths()`` (music21's own list of its pieces, an ABC file of many tunes
+read as its first tune), so the same command measures any version of the package.
+``--tunes`` draws instead from the pieces of the ``music21`` corpus, where every tune of
+an ABC collection is a piece (needs this version of the package).
 
-    python bench/bench_formats.py --n 300 --seed 20 [--csv per_piece.csv]
+    python bench/bench_formats.py --n 300 --seed 20 [--tunes] [--csv per_piece.csv]
 
 The table printed is the one in ``docs/corpora.md``.
 """
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=300, help="pieces in the sample")
     parser.add_argument("--seed", type=int, default=20, help="seed of the sample")
     parser.add_argument("--csv", default=None, help="write one row per piece here")
+    parser.add_argument("--tunes", action="store_true",
+                        help="sample the pieces of the 'music21' corpus (every ABC tune)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
 
@@ -52,16 +56,24 @@ def main(argv: list[str] | None = None) -> int:
     from qbdi_musicology.scoreio import load_score
 
     base = Path(corpus.__file__).resolve().parent
-    paths = sorted(Path(p) for p in corpus.getPaths())
+    if args.tunes:
+        from qbdi_musicology.corpus import _tune_numbers
+        from qbdi_musicology.pieces import get_spec
+
+        paths = [(p, t) for p in get_spec("music21").files() for t in _tune_numbers(p)]
+    else:
+        paths = [(p, None) for p in sorted(Path(p) for p in corpus.getPaths())]
     sample = random.Random(args.seed).sample(paths, min(args.n, len(paths)))
     rows = []
     started = time.perf_counter()
-    for i, path in enumerate(sample, 1):
+    for i, (path, tune) in enumerate(sample, 1):
         fmt = path.suffix.lower()
+        label = str(path.relative_to(base)) + (f"#{tune}" if tune is not None else "")
+        options = {"tune": tune} if tune is not None else {}
         t0 = time.perf_counter()
         stage, reason = "converted", ""
         try:
-            score = load_score(path)
+            score = load_score(path, **options)
         except QbdiError as exc:
             stage, reason = "refused", _reason(str(exc), path)
         except Exception as exc:  # noqa: BLE001 - a crash is a finding, counted as such
@@ -74,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001
                 stage, reason = "loaded", f"{type(exc).__name__}: {_reason(str(exc), path)}"
         seconds = time.perf_counter() - t0
-        rows.append({"piece": str(path.relative_to(base)), "format": fmt, "stage": stage,
+        rows.append({"piece": label, "format": fmt, "stage": stage,
                      "reason": reason, "seconds": round(seconds, 3)})
-        print(f"[{i}/{len(sample)}] {path.relative_to(base)}: {stage} {seconds:.1f}s "
+        print(f"[{i}/{len(sample)}] {label}: {stage} {seconds:.1f}s "
               f"{reason}", file=sys.stderr, flush=True)
     total = time.perf_counter() - started
     if args.csv:
@@ -88,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     by_fmt: dict[str, Counter] = defaultdict(Counter)
     for row in rows:
         by_fmt[row["format"]][row["stage"]] += 1
-    print(f"sample: {len(rows)} of {len(paths)} pieces of music21's corpus (seed {args.seed}), "
+    unit = "pieces (every ABC tune a piece)" if args.tunes else "files"
+    print(f"sample: {len(rows)} of {len(paths)} {unit} of music21's corpus (seed {args.seed}), "
           f"{total:.0f} s\n")
     print("| format | pieces | load | load and convert (meter=\"rebar\") | refused | crashed |")
     print("|---|---:|---:|---:|---:|---:|")
