@@ -1,25 +1,20 @@
 """Score file formats: which suffix is which format, and the checks of the text formats.
 
-``scoreio.load_score`` reads every format music21 reads that a theorist is likely to bring:
+``scoreio.load_score`` reads every format music21 reads that a theorist is likely to bring,
+and checks each before music21 sees it:
 
-=============================  ===============  ===========================================
-suffix                         format           what is checked before music21 reads it
-=============================  ===============  ===========================================
-``.mid`` ``.midi``             MIDI             header, tracks, tempo map, bars, notes
-``.musicxml`` ``.xml``         MusicXML         any declared encoding (UTF-8, UTF-16 with a
-                                                byte-order mark, Latin-1...); no entities,
-                                                no DTD, no network; bars, notes, time values
-``.mxl``                       MusicXML, zipped  the zip rules (unpacked size, member names,
-                                                encryption), then as MusicXML
-``.krn``                       Humdrum ``**kern``  text; a ``**kern`` spine; bars, notes, spines
-``.abc``                       ABC              text; one tune chosen (``#N`` / ``tune=N``);
-                                                its header ends (``K:``); bars, notes, voices
-``.mei``                       MEI              as MusicXML (an XML format): no entities...
-``.rntxt``                     RomanText        text; bars (measure ranges included)
-``.mscx`` ``.mscz``            MuseScore        checked like XML / zip, then refused with the
-                                                advice to export MusicXML (music21 has no
-                                                reader for MuseScore's own format)
-=============================  ===============  ===========================================
+* ``.mid``, ``.midi`` (MIDI): header, tracks, tempo map, bars, notes;
+* ``.musicxml``, ``.xml`` (MusicXML): any declared encoding (UTF-8, UTF-16 with a
+  byte-order mark, Latin-1...); no entities, no DTD, no network; bars, notes, time values;
+* ``.mxl`` (zipped MusicXML): the zip rules (unpacked size, member names, encryption), then
+  as MusicXML;
+* ``.krn`` (Humdrum ``**kern``): text with a ``**kern`` spine; bars, notes, spines;
+* ``.abc`` (ABC): one tune chosen (``FILE.abc#N`` / ``tune=N``), whose header ends
+  (``K:``); bars, notes, voices;
+* ``.mei`` (MEI): as MusicXML (an XML format); bars, notes, staves;
+* ``.rntxt`` (RomanText): bars, measure ranges included;
+* ``.mscx``, ``.mscz`` (MuseScore): checked like XML and zip, then refused with the advice
+  to export MusicXML (music21 has no reader for MuseScore's own format).
 
 This module holds the suffix table and the checks of the plain-text formats (Humdrum, ABC,
 RomanText) and the decoding of text and XML bytes; it depends on nothing but
