@@ -495,11 +495,12 @@ def _cpu_time_limit(seconds: float):
 
     def on_timer(signum, frame):
         if armed[0]:
-            armed[0] = False
             raise _ReadTooLong()
 
     previous = signal.signal(signal.SIGPROF, on_timer)
-    signal.setitimer(signal.ITIMER_PROF, seconds)
+    # The timer repeats every 0.1 s once it has fired: an exception raised where Python
+    # ignores it (a garbage-collector callback, a __del__) is raised again a moment later.
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.1)
     try:
         yield
     finally:
