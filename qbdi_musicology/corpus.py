@@ -1,9 +1,10 @@
 """Named corpora of scores, read into bar arrays, with a parse cache.
 
 A *corpus* is a set of score files: music21's bundled Bach chorales (``bach-chorales``,
-the embedded default), the folders of the shared data (``pop-music-midi``,
-``visions-fugitives``), or any folder or single MIDI/MusicXML file. Each named corpus has a
-manifest, ``corpora/<name>.toml``; a manifest dropped there adds a corpus.
+the embedded default), the whole music21 corpus (``music21``), the folders of the shared
+data (``pop-music-midi``, ``visions-fugitives``), or any folder or single score file. Each
+named corpus has a manifest, ``corpora/<name>.toml``; a manifest dropped there adds a
+corpus. Names, manifests and pieces live in :mod:`.pieces` (re-exported here).
 
 :func:`load_corpus` reads a corpus into one bar array for training or analysis. Bad files
 are skipped and reported with the reason, never fatal. Parsing is slow (music21 needs about
@@ -23,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,65 +33,23 @@ import numpy as np
 
 from .errors import InputError, ParameterError, QbdiError
 from .fileio import atomic_path
+from .formats import ABC_SUFFIXES, SCORE_SUFFIXES
+from .formats import abc_tunes as list_abc_tunes
 from .grid import DEFAULT_GRID, PLAY, Grid
 from .pianoroll import convert_score, estimate_key, transpose_bars
-from .scoreio import DEFAULT_LIMITS, SCORE_SUFFIXES, Limits, load_score
+from .pieces import (BUILTIN_MANIFESTS, DEFAULT_CORPUS, MANIFEST_DIRS,  # noqa: F401
+                     REPO_ROOT, CorpusSpec, _natural_key, _spec_from_dict, find_piece,
+                     get_spec, manifests, resolve_data_dir)
+from .scoreio import DEFAULT_LIMITS, Limits, load_score
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-MANIFEST_DIRS = (REPO_ROOT / "corpora", Path(__file__).resolve().parent / "corpora")
 #: Bump when the cached content or its meaning changes; old entries are then ignored.
 CACHE_VERSION = 1
 TRANSPOSE_CHOICES = (None, "common", "all12")
 #: Semitone shifts of the 12-key augmentation: a tritone down to a fourth up, so that no
 #: copy moves more than 6 semitones (fewer notes fold at the edges of the grid).
 ALL12_SHIFTS = tuple(range(-6, 6))
-
-#: The built-in corpora, also written out as TOML in ``corpora/``; a TOML manifest of the
-#: same name wins. Kept here so the default works from an installed package too.
-BUILTIN_MANIFESTS: dict[str, dict] = {
-    "bach-chorales": {
-        "name": "bach-chorales",
-        "title": "J. S. Bach, four-part chorales (music21 corpus)",
-        "kind": "music21",
-        "composer": "bach",
-        "pattern": r"bwv\d+(\.\d+)?(-[a-z0-9]+)?\.(mxl|xml)",
-        "max_bwv": 438,
-        "meter": None,
-        "licence": "public domain scores, encoded for the music21 corpus (BSD)",
-    },
-    "pop-music-midi": {
-        "name": "pop-music-midi",
-        "title": "Pop song verses and choruses (MIDI), the training clips of Dubnov 2019",
-        "kind": "folder",
-        "folder": "pop_music_midi",
-        "meter": "4/4",
-        "licence": "research use; not redistributed with this package",
-    },
-    "visions-fugitives": {
-        "name": "visions-fugitives",
-        "title": "S. Prokofiev, Visions fugitives op. 22 nos. 1-8 (MIDI), the paper's queries",
-        "kind": "folder",
-        "folder": "visions_fugitives",
-        "meter": None,
-        "licence": "research use; not redistributed with this package",
-    },
-}
-DEFAULT_CORPUS = "bach-chorales"
-
-
-# ------------------------------------------------------------------ places
-
-
-def resolve_data_dir(override: str | os.PathLike | None = None) -> Path:
-    """The shared data folder: ``override``, else ``$QBDI_DATA``, else ``../shared/data``."""
-    if override:
-        return Path(override).expanduser()
-    env = os.environ.get("QBDI_DATA")
-    if env:
-        return Path(env).expanduser()
-    return REPO_ROOT.parent / "shared" / "data"
 
 
 def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
@@ -103,155 +61,6 @@ def resolve_cache_dir(override: str | os.PathLike | None = None) -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "qbdi-musicology"
-
-
-# ------------------------------------------------------------------ manifests
-
-
-@dataclass(frozen=True)
-class CorpusSpec:
-    """A named corpus: where its files are and how to read them."""
-
-    name: str
-    title: str
-    kind: str  # "music21" (bundled corpus), "folder" or "file"
-    location: str  # music21 composer, folder (relative to the data folder) or path
-    meter: str | None = "4/4"
-    pattern: str | None = None
-    max_bwv: int | None = None
-    licence: str = ""
-
-    def files(self, data: str | os.PathLike | None = None) -> list[Path]:
-        """The score files of this corpus, sorted by name."""
-        if self.kind == "music21":
-            out = []
-            for p in self.root(data).iterdir():
-                if self.pattern and not re.fullmatch(self.pattern, p.name):
-                    continue
-                if self.max_bwv is not None:
-                    num = re.match(r"bwv(\d+)", p.name)
-                    if not num or int(num.group(1)) > self.max_bwv:
-                        continue  # not a chorale (e.g. bwv846, a prelude)
-                out.append(p)
-            return sorted(out, key=lambda p: _natural_key(p.name))
-        root = self.root(data)
-        if root.is_file():
-            return [root]
-        if not root.is_dir():
-            hint = ("set --data-dir or QBDI_DATA to the folder that holds it"
-                    if self.kind == "folder" else "check the path")
-            raise InputError(f"corpus {self.name!r}: folder {root} not found; {hint}")
-        found = [p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in SCORE_SUFFIXES
-                 and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-        return sorted(found, key=lambda p: _natural_key(str(p.relative_to(root))))
-
-    def root(self, data: str | os.PathLike | None = None) -> Path:
-        """The folder (or file) the corpus reads from."""
-        if self.kind == "music21":
-            from music21.common import getCorpusFilePath
-
-            # music21's corpus keeps each composer in a folder of that name
-            return Path(getCorpusFilePath()) / self.location
-        loc = Path(self.location).expanduser()
-        if self.kind == "folder" and not loc.is_absolute():
-            return resolve_data_dir(data) / loc
-        return loc
-
-    def piece_name(self, path: Path, data: str | os.PathLike | None = None, *,
-                   corpus_root: Path | None = None) -> str:
-        """A piece's name within the corpus: its path below the root, without suffix."""
-        root = corpus_root if corpus_root is not None else self.root(data)
-        if root.is_dir():
-            try:
-                return str(path.relative_to(root).with_suffix(""))
-            except ValueError:
-                pass
-        return path.stem
-
-
-def _natural_key(text: str):
-    """Sort 'bwv9' before 'bwv10' and 'vf_no2' before 'vf_no10'."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", text)]
-
-
-def _spec_from_dict(data: dict, where: str) -> CorpusSpec:
-    try:
-        name = str(data["name"])
-        kind = str(data.get("kind", "folder"))
-        if kind == "music21":
-            location = str(data["composer"])
-        elif kind == "folder":
-            location = str(data["folder"])
-        else:
-            raise InputError(f"{where}: kind {kind!r}; use 'music21' or 'folder'")
-    except KeyError as exc:
-        raise InputError(f"{where}: the manifest has no {exc.args[0]!r} entry") from None
-    meter = data.get("meter", "4/4")
-    if meter in ("", "any", "none"):
-        meter = None
-    return CorpusSpec(name=name, title=str(data.get("title", name)), kind=kind,
-                      location=location, meter=meter, pattern=data.get("pattern"),
-                      max_bwv=data.get("max_bwv"), licence=str(data.get("licence", "")))
-
-
-def manifests() -> dict[str, CorpusSpec]:
-    """All named corpora: the built-in ones and every ``corpora/*.toml`` manifest."""
-    specs = {name: _spec_from_dict(d, f"built-in corpus {name}")
-             for name, d in BUILTIN_MANIFESTS.items()}
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10: only the built-in manifests
-        log.info("tomllib unavailable; corpus manifests in corpora/ are not read")
-        return specs
-    for folder in MANIFEST_DIRS:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.toml")):
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                log.warning("corpus manifest %s is unreadable (%s); ignored", path, exc)
-                continue
-            spec = _spec_from_dict(data, str(path))
-            specs[spec.name] = spec
-    return specs
-
-
-def get_spec(name_or_path: str | os.PathLike) -> CorpusSpec:
-    """The corpus a name or a path stands for; a path is a folder or single-file corpus."""
-    text = str(name_or_path)
-    specs = manifests()
-    if text in specs:
-        return specs[text]
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return CorpusSpec(name=path.name or text, title=f"folder {path}", kind="folder",
-                          location=str(path.resolve()), meter=None)
-    if path.is_file():
-        return CorpusSpec(name=path.stem, title=f"file {path}", kind="file",
-                          location=str(path.resolve()), meter=None)
-    raise InputError(f"no corpus named {text!r} and no such file or folder; the named corpora "
-                     f"are {', '.join(sorted(specs))} (see 'qbdi corpus list')")
-
-
-def find_piece(name: str, piece: str, *, data_dir: str | os.PathLike | None = None) -> Path:
-    """The file of one piece of a named corpus: ``find_piece("bach-chorales", "bwv66.6")``."""
-    spec = get_spec(name)
-    files = spec.files(data_dir)
-    corpus_root = spec.root(data_dir)
-    names = {p: spec.piece_name(p, corpus_root=corpus_root) for p in files}
-    by_name = {names[p].lower(): p for p in files}
-    by_name.update({p.name.lower(): p for p in files})
-    hit = by_name.get(piece.lower())
-    if hit is None:
-        stems = {p.stem.lower(): p for p in files}
-        hit = stems.get(piece.lower())
-    if hit is None:
-        near = [names[p] for p in files if piece.lower()[:4] in names[p].lower()][:5]
-        raise InputError(f"corpus {name!r} has no piece {piece!r}"
-                         + (f"; similar: {', '.join(near)}" if near else "")
-                         + f"; list them with 'qbdi corpus info {name} --pieces'")
-    return hit
 
 
 # ------------------------------------------------------------------ result
@@ -278,6 +87,10 @@ class CorpusBars:
     fingerprint: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    #: per file suffix: [pieces read, pieces usable], e.g. {".krn": [120, 118]}
+    formats: dict[str, list[int]] = field(default_factory=dict)
+    #: pieces in the corpus (a ``sample`` or ``limit`` reads fewer)
+    corpus_pieces: int = 0
     seconds: float = 0.0
     cache_hits: int = 0
 
@@ -407,16 +220,21 @@ def _check_meter_name(meter: str) -> None:
                              "'any' (every meter) or 'rebar'") from None
 
 
-def parse_file(path: str | os.PathLike, settings: dict) -> tuple[np.ndarray | None, dict]:
+def parse_file(path: str | os.PathLike, settings: dict,
+               tune: int | None = None) -> tuple[np.ndarray | None, dict]:
     """Read one file into bars under ``settings``; a bad file gives ``(None, {reason})``.
 
     ``settings`` holds ``grid`` (a dict), ``meter``, ``parts``, ``out_of_range`` and
-    ``limits`` (a dict), as :func:`load_corpus` builds them.
+    ``limits`` (a dict), as :func:`load_corpus` builds them. ``tune``: the ``X:`` number
+    of the tune to read from an ABC file of several tunes (default: its first).
     """
     path = Path(path)
     grid = Grid.from_dict(settings["grid"])
     try:
-        score = load_score(path, limits=Limits(**settings["limits"]))
+        # without a tune, an ABC file of many tunes is read as its first tune; the log says
+        # so at info level (a corpus of folk-song collections would warn for every file)
+        score = load_score(path, limits=Limits(**settings["limits"]), tune=tune,
+                           announce_tune=False)
         wanted = settings.get("meter")
         if wanted and wanted not in ("rebar", "any"):
             found = _meter_of(score)
@@ -452,8 +270,22 @@ def _short_reason(message: str, path: Path) -> str:
 
 
 def _parse_job(args):
-    path, settings = args
-    return parse_file(path, settings)
+    path, settings, tune = args
+    return parse_file(path, settings, tune=tune)
+
+
+def _tune_numbers(path: Path) -> list[int | None]:
+    """The tunes of a file that are pieces of their own: every ``X:`` number of an ABC file
+    of several tunes (a number used twice counts once: ``#N`` reads the first); ``[None]``
+    (the file itself) for every other file."""
+    if path.suffix.lower() not in ABC_SUFFIXES:
+        return [None]
+    try:
+        tunes = list_abc_tunes(path.read_bytes(), str(path))
+    except (OSError, QbdiError):
+        return [None]  # reading it again reports what is wrong
+    numbers = list(dict.fromkeys(t.number for t in tunes if t.number is not None))
+    return numbers if len(tunes) > 1 and numbers else [None]
 
 
 # ------------------------------------------------------------------ keys
@@ -477,7 +309,8 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 progress: bool = True, cache_dir: str | os.PathLike | None = None,
                 use_cache: bool = True, data_dir: str | os.PathLike | None = None,
                 out_of_range: str = "fold", limits: Limits = DEFAULT_LIMITS,
-                workers: int = 1) -> CorpusBars:
+                workers: int = 1, sample: int | None = None, seed: int = 0,
+                abc_tunes: str = "all") -> CorpusBars:
     """Read a corpus into bars, skipping (and reporting) files that cannot be used.
 
     ``meter``: ``"any"`` reads every piece, each of its bars (in any meter) as one grid bar
@@ -487,8 +320,11 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
     or ``"any"``. ``parts``: part names or numbers to read (default: all pitched parts merged).
     ``transpose``: ``None`` keeps the written keys; ``"common"`` moves each piece to C major
     or A minor (estimated key, shortest shift); ``"all12"`` adds every piece in 12 keys
-    (shifts -6..+5). ``limit``: stop after this many pieces. ``workers > 1`` parses
-    uncached files in that many processes.
+    (shifts -6..+5). ``limit``: stop after this many pieces. ``sample``: read only this
+    many pieces, drawn at random (``seed``) - a quick measure of a big corpus such as
+    ``music21``. ``abc_tunes``: ``"all"`` makes each tune of an ABC file of several tunes a
+    piece of its own (named ``FILE#N``, N its ``X:`` number); ``"first"`` reads only the
+    first tune of each file. ``workers > 1`` parses uncached pieces in that many processes.
 
     Example: ``load_corpus("bach-chorales", limit=3).pieces`` is
     ``['bwv1.6', 'bwv2.6', 'bwv3.6']`` (the first three 4/4 chorales by BWV number).
@@ -500,6 +336,10 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         raise ParameterError(f"transpose={transpose!r}: choose none, 'common' or 'all12'")
     if limit is not None and limit < 1:
         raise ParameterError(f"limit={limit}: give a number of pieces >= 1")
+    if sample is not None and sample < 1:
+        raise ParameterError(f"sample={sample}: give a number of pieces >= 1")
+    if abc_tunes not in ("all", "first"):
+        raise ParameterError(f"abc_tunes={abc_tunes!r}: choose 'all' or 'first'")
     spec = get_spec(name_or_path)
     meter = meter or spec.meter or "any"
     if meter not in ("any", "rebar"):
@@ -509,113 +349,138 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
                 "out_of_range": out_of_range, "limits": limits.__dict__.copy()}
     files = spec.files(data_dir)
     if not files:
-        raise InputError(f"corpus {spec.name!r} ({spec.root(data_dir)}) holds no "
-                         f".mid/.midi/.musicxml/.xml/.mxl files")
+        raise InputError(f"corpus {spec.name!r} ({spec.root(data_dir)}) holds no score files "
+                         f"({', '.join(SCORE_SUFFIXES)})")
     corpus_root = spec.root(data_dir)
-    names = {p: spec.piece_name(p, corpus_root=corpus_root) for p in files}
+    file_names_of = spec.piece_names(files, corpus_root=corpus_root)
+    # A piece is a file, or one tune of an ABC file that holds several.
+    sources: list[tuple[Path, int | None]] = []
+    names: dict[tuple[Path, int | None], str] = {}
+    for path in files:
+        for tune in (_tune_numbers(path) if abc_tunes == "all" else [None]):
+            sources.append((path, tune))
+            names[(path, tune)] = file_names_of[path] + (f"#{tune}" if tune is not None else "")
+    corpus_pieces = len(sources)
+    if sample is not None and sample < len(sources):
+        import random
+
+        sources = sorted(random.Random(seed).sample(sources, sample),
+                         key=lambda s: _natural_key(names[s]))
     root = resolve_cache_dir(cache_dir)
     settings_key = _settings_key(settings)
     digests: dict[Path, str] = {}
-    results: dict[Path, tuple[np.ndarray | None, dict]] = {}
+    results: dict[tuple[Path, int | None], tuple[np.ndarray | None, dict]] = {}
     hits = 0
 
-    def cache_path(path: Path) -> Path:
-        return _cache_file(root, digests[path], settings_key)
+    def cache_path(src) -> Path:
+        path, tune = src
+        return _cache_file(root, digests[path],
+                           settings_key + (f"|tune={tune}" if tune is not None else ""))
 
-    def digest(path: Path) -> bool:
+    def digest(src) -> bool:
+        path = src[0]
+        if path in digests:
+            return True
         try:
             digests[path] = _file_digest(path)
             return True
         except OSError as exc:
-            results[path] = (None, {"status": "skip", "reason": f"unreadable ({exc.strerror})"})
+            results[src] = (None, {"status": "skip", "reason": f"unreadable ({exc.strerror})"})
             return False
 
-    def lookup(path: Path):
+    def lookup(src):
         nonlocal hits
-        if path not in digests and not digest(path):
-            return results[path]
-        cached = _read_cache(cache_path(path), grid) if use_cache else None
+        if not digest(src):
+            return results[src]
+        cached = _read_cache(cache_path(src), grid) if use_cache else None
         hits += cached is not None
         return cached
 
-    def store(path: Path, result) -> None:
-        results[path] = result
-        if use_cache and path in digests:
-            _write_cache(cache_path(path), *result)
+    def store(src, result) -> None:
+        results[src] = result
+        if use_cache and src[0] in digests:
+            _write_cache(cache_path(src), *result)
 
     # A whole corpus read before with the same files and settings is one cache file (the
     # "bundle"); per-file entries make a corpus with a few changed files cheap as well.
     bundle = None
     from_bundle = False
     if limit is None:
-        for path in files:
-            digest(path)
-        bundle = _bundle_file(root, settings_key, [(names[p], digests.get(p, "-")) for p in files])
+        for src in sources:
+            digest(src)
+        bundle = _bundle_file(root, settings_key,
+                              [(names[s], digests.get(s[0], "-")) for s in sources])
         if use_cache:
-            loaded = _read_bundle(bundle, grid, len(files))
+            loaded = _read_bundle(bundle, grid, len(sources))
             if loaded is not None:
-                results.update(zip(files, loaded))
-                hits = len(files)
+                results.update(zip(sources, loaded))
+                hits = len(sources)
                 from_bundle = True
 
     # disable=None: tqdm draws only on a terminal, so logs and pipes stay clean
-    bar = tqdm(total=len(files), desc=f"corpus {spec.name}", unit="file",
+    bar = tqdm(total=len(sources), desc=f"corpus {spec.name}", unit="piece",
                disable=None if progress else True, leave=False, initial=len(results))
     try:
-        if workers > 1 and limit is None and len(results) < len(files):
-            # Cached files first, then the rest in parallel (first load only).
+        if workers > 1 and limit is None and len(results) < len(sources):
+            # Cached pieces first, then the rest in parallel (first load only).
             todo = []
-            for path in files:
-                if path in results:
+            for src in sources:
+                if src in results:
                     continue
-                cached = lookup(path)
+                cached = lookup(src)
                 if cached is None:
-                    todo.append(path)
+                    todo.append(src)
                 else:
-                    results[path] = cached
+                    results[src] = cached
                     bar.update(1)
             if todo:
                 from concurrent.futures import ProcessPoolExecutor
 
                 with ProcessPoolExecutor(max_workers=workers) as pool:
-                    jobs = [(str(p), settings) for p in todo]
-                    for path, result in zip(todo, pool.map(_parse_job, jobs, chunksize=4)):
-                        store(path, result)
+                    jobs = [(str(p), settings, t) for p, t in todo]
+                    for src, result in zip(todo, pool.map(_parse_job, jobs, chunksize=4)):
+                        store(src, result)
                         bar.update(1)
         else:
             found = sum(r[0] is not None for r in results.values())
-            for path in files:
+            for src in sources:
                 if limit is not None and found >= limit:
                     break
-                if path in results:
+                if src in results:
                     continue
-                cached = lookup(path)
+                cached = lookup(src)
                 if cached is None:
-                    store(path, parse_file(path, settings))
+                    store(src, parse_file(src[0], settings, tune=src[1]))
                 else:
-                    results[path] = cached
+                    results[src] = cached
                 bar.update(1)
-                found += results[path][0] is not None
+                found += results[src][0] is not None
     finally:
         bar.close()
     if bundle is not None and use_cache and not from_bundle:
-        _write_bundle(bundle, [results[p] for p in files])
+        _write_bundle(bundle, [results[s] for s in sources])
 
+    formats: dict[str, list[int]] = {}
+    for src in sources:
+        if src in results:
+            counts = formats.setdefault(src[0].suffix.lower(), [0, 0])
+            counts[0] += 1
+            counts[1] += results[src][0] is not None
     pieces, file_names, reports, skipped = [], [], [], []
     chunks, piece_idx, numbers, shifts = [], [], [], []
     fp = hashlib.sha256(f"v{CACHE_VERSION}|{_settings_key(settings)}|{transpose}|{limit}".encode())
-    for path in files:
-        if path not in results:
+    for src in sources:
+        if src not in results:
             continue
-        bars, meta = results[path]
-        name = names[path]
+        bars, meta = results[src]
+        name = names[src]
         if bars is None:
             skipped.append((name, meta.get("reason", "skipped")))
             continue
-        fp.update(f"|{name}|{digests[path]}".encode())
+        fp.update(f"|{name}|{digests[src[0]]}".encode())
         index = len(pieces)
         pieces.append(name)
-        file_names.append(str(path))
+        file_names.append(str(src[0]) + (f"#{src[1]}" if src[1] is not None else ""))
         reports.append(meta.get("report", {}))
         first = int(meta.get("first_bar", 1))
         if transpose is None:
@@ -632,7 +497,8 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
             shifts.append(np.full(len(b), k, dtype=np.int8))
     if not pieces:
         reasons = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
-        raise InputError(f"corpus {spec.name!r}: no usable piece among {len(files)} file(s)"
+        raise InputError(f"corpus {spec.name!r}: no usable piece among {len(sources)} "
+                         "piece(s)"
                          + (f" ({reasons})" if reasons else "")
                          + "; check the meter filter (--meter) and the files")
 
@@ -645,7 +511,10 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         piece=cat(piece_idx, np.int32), bar_numbers=cat(numbers, np.int32),
         transposition=cat(shifts, np.int8), pieces=pieces, files=file_names, reports=reports,
         fingerprint=fp.hexdigest(), skipped=skipped,
-        settings={**settings, "transpose": transpose, "limit": limit, "corpus": spec.name},
-        seconds=time.perf_counter() - started, cache_hits=hits)
+        settings={**settings, "transpose": transpose, "limit": limit, "corpus": spec.name,
+                  "sample": sample, "seed": seed if sample is not None else None,
+                  "abc_tunes": abc_tunes},
+        seconds=time.perf_counter() - started, cache_hits=hits, formats=formats,
+        corpus_pieces=corpus_pieces)
     log.info("%s in %.2f s (%d cached)", result.summary(), result.seconds, hits)
     return result

@@ -1,7 +1,11 @@
-"""Reading score files safely: MIDI, MusicXML and compressed MusicXML (.mxl).
+"""Reading score files safely, in every format music21 reads that a theorist brings.
+
+MIDI, MusicXML (``.musicxml``, ``.xml``, ``.mxl``; any declared encoding), Humdrum
+``**kern``, ABC, MEI and RomanText; MuseScore files are checked and refused with advice.
 
 Score files come from the internet, students and old disks, so every file is checked
-before music21 sees it, and every problem becomes one clear :class:`InputError`:
+before music21 sees it, and every problem becomes one clear :class:`InputError`
+(the text formats are checked in :mod:`qbdi_musicology.formats`):
 
 * an empty file, a file that is not what its name says, a truncated or corrupt MIDI file;
 * MusicXML with entity declarations (a classic way to make an XML reader fetch other files
@@ -11,32 +15,41 @@ before music21 sees it, and every problem becomes one clear :class:`InputError`:
   sizes the archive declares and the bytes actually read are checked;
 * a MIDI file with only drums (nothing to put on a pitch grid);
 * absurd lengths (a 100,000-bar file): refused before parsing, with the limit as a
-  parameter.
+  parameter;
+* a file music21 takes too long to read: refused after ``max_read_seconds`` of CPU time.
+
+This module reads files; naming pieces (``corpus:NAME/PIECE``, ``FILE.abc#N``) is the
+layer above, :mod:`qbdi_musicology.pieces`.
 
 Example::
 
     score = load_score("vf_no1.mid")                  # a music21 Score
-    score = resolve_query("corpus:bach-chorales/bwv66.6")
+    score = load_score("folk.abc", tune=3)            # tune X:3 of an ABC file
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
+import signal
+import threading
 import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .formats import (KNOWN_SUFFIXES, MIDI_SUFFIXES, MXL_SUFFIXES, SCORE_SUFFIXES,
+                      XML_SUFFIXES, abc_tune, check_humdrum, check_romantext, decode_xml,
+                      format_of)
 
 log = logging.getLogger(__name__)
 
-MIDI_SUFFIXES = (".mid", ".midi")
-XML_SUFFIXES = (".musicxml", ".xml")
-MXL_SUFFIXES = (".mxl",)
-SCORE_SUFFIXES = MIDI_SUFFIXES + XML_SUFFIXES + MXL_SUFFIXES
+__all__ = ["Limits", "DEFAULT_LIMITS", "load_score", "resolve_query", "check_midi",
+           "check_musicxml", "check_mei", "unpack_mxl", "SCORE_SUFFIXES", "MIDI_SUFFIXES",
+           "XML_SUFFIXES", "MXL_SUFFIXES"]
 
 
 @dataclass(frozen=True)
@@ -48,9 +61,12 @@ class Limits:
     cost a few hundred MB of memory; real piano MIDI files are well under 1 MB);
     ``max_unpacked_bytes``: total content of an ``.mxl`` archive once unpacked;
     ``max_bars``: bars (quarter notes / beats per bar for MIDI, ``<measure>`` elements for
-    MusicXML); ``max_notes``: note events; ``max_tracks``: MIDI tracks (music21 makes a
-    part of each); ``max_tempo_changes``: tempo events in a MIDI file (a performed piece
-    with a tempo map has a few thousand at most).
+    MusicXML, MEI and ABC, barlines for Humdrum); ``max_notes``: note events;
+    ``max_tracks``: MIDI tracks, Humdrum spines, ABC voices (music21 makes a part of each);
+    ``max_tempo_changes``: tempo events in a MIDI file (a performed piece with a tempo map
+    has a few thousand at most); ``max_read_seconds``: CPU seconds music21 may spend
+    building the score once the file has passed the checks (the largest piece of music21's
+    own corpus needs well under a minute).
     """
 
     max_bytes: int = 32 * 1024 * 1024
@@ -60,6 +76,7 @@ class Limits:
     max_unpacked_bytes: int = 64 * 1024 * 1024
     max_bars: int = 5_000
     max_notes: int = 500_000
+    max_read_seconds: float = 120.0
 
 
 DEFAULT_LIMITS = Limits()
@@ -70,8 +87,8 @@ def _read_bytes(path: Path, limits: Limits) -> bytes:
         raise InputError(f"{path}: no such file; check the path (folders are corpora: use "
                          "'qbdi corpus info FOLDER')")
     if path.is_dir():
-        raise InputError(f"{path} is a folder, not a score file; give one .mid/.musicxml/.mxl "
-                         "file, or use it as a corpus")
+        raise InputError(f"{path} is a folder, not a score file; give one score file "
+                         "(.mid, .musicxml, .mxl, .krn, .abc, .mei...), or use it as a corpus")
     size = path.stat().st_size
     if size == 0:
         raise InputError(f"{path} is empty (0 bytes); re-export it from your notation program")
@@ -194,12 +211,12 @@ def check_midi(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> byte
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 
-def check_musicxml(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Refuse XML with entity declarations, that is not MusicXML, or with too many bars.
+def _safe_xml_root(data: bytes, where: str):
+    """The root element of XML bytes parsed without DTD, entities or network.
 
-    The check parses with lxml without loading any DTD, resolving any entity or touching
-    the network. A normal MusicXML ``<!DOCTYPE score-partwise PUBLIC ...>`` line is fine;
-    a DOCTYPE that declares entities (``<!ENTITY x SYSTEM "file:///etc/passwd">``) is not.
+    Any entity declaration or reference is refused (also when the file is UTF-16, where the
+    bytes of ``<!ENTITY`` are spread out); the encoding comes from the byte-order mark or
+    the XML declaration, as lxml reads it.
     """
     from lxml import etree
 
@@ -219,10 +236,25 @@ def check_musicxml(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> 
         raise InputError(f"{where}: the XML declares entities in its DOCTYPE; it is refused")
     if any(isinstance(node, etree._Entity) for node in root.iter()):
         raise InputError(f"{where}: the XML uses entity references; it is refused")
+    return root
+
+
+def check_musicxml(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse XML with entity declarations, that is not MusicXML, or with too many bars.
+
+    The check parses with lxml without loading any DTD, resolving any entity or touching
+    the network. A normal MusicXML ``<!DOCTYPE score-partwise PUBLIC ...>`` line is fine;
+    a DOCTYPE that declares entities (``<!ENTITY x SYSTEM "file:///etc/passwd">``) is not.
+    """
+    from lxml import etree
+
+    root = _safe_xml_root(data, where)
     tag = etree.QName(root).localname
     if tag not in ("score-partwise", "score-timewise"):
+        hint = {"mei": "; an MEI file must be named .mei",
+                "museScore": "; a MuseScore file must be named .mscx"}.get(tag, "")
         raise InputError(f"{where}: XML root <{tag}> is not a MusicXML score "
-                         "(<score-partwise> or <score-timewise>)")
+                         f"(<score-partwise> or <score-timewise>){hint}")
     declared = {el.get("id") for el in root.iter("score-part")}
     used = {el.get("id") for el in root.iter("part")}
     if used - declared:
@@ -270,11 +302,60 @@ def _check_time_values(root, where: str) -> None:
                                      f"{el.sourceline}) is not a meter; re-export the score")
 
 
+# ----------------------------------------------------------------------------------- MEI
+
+
+def check_mei(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse MEI with entities, that is not MEI, or with too many bars, notes or staves.
+
+    The same safe parse as MusicXML (no DTD, no entity, no network); then ``<measure>``,
+    ``<note>`` and ``<staffDef>`` elements are counted against the limits.
+
+    Example: an MEI file whose DOCTYPE declares ``<!ENTITY x SYSTEM "file:///etc/passwd">``
+    is refused unread.
+    """
+    from lxml import etree
+
+    root = _safe_xml_root(data, where)
+    tag = etree.QName(root).localname
+    if tag != "mei":
+        raise InputError(f"{where}: XML root <{tag}> is not an MEI document (<mei>)"
+                         + ("; a MusicXML file must be named .musicxml"
+                            if tag.startswith("score-") else ""))
+    measures = sum(1 for _ in root.iter("{*}measure"))
+    if measures > limits.max_bars:
+        raise InputError(f"{where}: {measures} bars, over the limit of {limits.max_bars} bars; "
+                         "cut the score or raise max_bars")
+    notes = sum(1 for _ in root.iter("{*}note"))
+    if notes > limits.max_notes:
+        raise InputError(f"{where}: {notes} notes, over the limit of {limits.max_notes}; "
+                         "raise max_notes if the file is genuine")
+    staves = sum(1 for _ in root.iter("{*}staffDef"))
+    if staves > limits.max_tracks:
+        raise InputError(f"{where}: {staves} staves, over the limit of {limits.max_tracks}; "
+                         "raise max_tracks if the file is genuine")
+    if not notes:
+        raise InputError(f"{where}: the MEI document holds no <note>; there is nothing to read")
+
+
+# ------------------------------------------------------------------------------ archives
+
+
 def unpack_mxl(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The MusicXML text inside an ``.mxl`` archive, read within the unpacked-size limit.
 
     The archive's own size claims are checked first; then the root file is read in chunks
     and reading stops as soon as the limit is passed (a lying archive cannot get further).
+    """
+    return _unpack(data, where, limits, ".mxl", (".xml", ".musicxml"))
+
+
+def _unpack(data: bytes, where: str, limits: Limits, kind: str,
+            suffixes: tuple[str, ...]) -> bytes:
+    """The score file inside a zip archive (``.mxl`` or ``.mscz``), within the zip rules.
+
+    The score is the one ``META-INF/container.xml`` names, else the first member ending
+    in one of ``suffixes``.
     """
     from lxml import etree
 
@@ -282,7 +363,8 @@ def unpack_mxl(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> byte
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise InputError(f"{where}: not a valid .mxl (zip) archive ({exc}); re-export it") from exc
+        raise InputError(f"{where}: not a valid {kind} (zip) archive ({exc}); re-export it") \
+            from exc
     with archive:
         infos = archive.infolist()
         for info in infos:
@@ -313,13 +395,14 @@ def unpack_mxl(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS) -> byte
                     root_name = el.get("full-path")
                     break
         if root_name is None:
-            candidates = [n for n in names if n.lower().endswith((".xml", ".musicxml"))
+            candidates = [n for n in names if n.lower().endswith(suffixes)
                           and not n.startswith("META-INF/")]
             if not candidates:
-                raise InputError(f"{where}: the .mxl archive holds no MusicXML file")
+                raise InputError(f"{where}: the {kind} archive holds no "
+                                 f"{' or '.join(suffixes)} file")
             root_name = candidates[0]
         if root_name not in names:
-            raise InputError(f"{where}: the .mxl archive names {root_name!r} as its score, "
+            raise InputError(f"{where}: the {kind} archive names {root_name!r} as its score, "
                              "but does not contain it")
         return _read_member(archive, root_name, limit, where)
 
@@ -351,6 +434,35 @@ def check_safe_xml(data: bytes, where: str) -> None:
         raise InputError(f"{where}: the XML declares entities (<!ENTITY ...>); it is refused")
 
 
+# ----------------------------------------------------------------------------- MuseScore
+
+
+def check_musescore(data: bytes, where: str, limits: Limits = DEFAULT_LIMITS, *,
+                    zipped: bool) -> None:
+    """Check a MuseScore file (``.mscz``: zip rules; ``.mscx``: safe XML), then refuse it.
+
+    music21 has no reader for MuseScore's own format, so a genuine file is refused with the
+    advice to export MusicXML; a hostile one (a zip bomb, entities) is refused for what it
+    is, without unpacking or expanding anything.
+    """
+    from lxml import etree
+
+    if zipped:
+        if not data.startswith(b"PK"):
+            raise InputError(f"{where} is not an .mscz archive (no zip header); if it is "
+                             "uncompressed MuseScore, name it .mscx")
+        data = _unpack(data, where, limits, ".mscz", (".mscx",))
+    root = _safe_xml_root(data, where)
+    tag = etree.QName(root).localname
+    if tag != "museScore":
+        raise InputError(f"{where}: XML root <{tag}> is not a MuseScore score (<museScore>)")
+    version = root.get("version")
+    raise InputError(f"{where}: music21 cannot read MuseScore's own format"
+                     + (f" (MuseScore {version} file)" if version else "")
+                     + "; in MuseScore choose File > Export > MusicXML and give the .musicxml "
+                       "or .mxl file")
+
+
 # --------------------------------------------------------------------------------- entry
 
 
@@ -358,51 +470,134 @@ def check_safe_xml(data: bytes, where: str) -> None:
 #: differ by no more than its quantisation step, and gives every note the longest length.
 #: Quantising to 32nds (and sextuplets) keeps notes a sixteenth apart in length as separate
 #: notes; the piano roll then places every onset and end on its own grid.
-_READER_OPTIONS = {"midi": {"quarterLengthDivisors": (8, 6)}, "musicxml": {}}
+_READER_OPTIONS = {"midi": {"quarterLengthDivisors": (8, 6)}}
 
 
-def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
-    """Read a MIDI, MusicXML or .mxl file into a music21 Score, after the safety checks.
+class _ReadTooLong(BaseException):
+    """Raised inside music21 when the CPU time limit is reached (not an ``Exception``, so
+    that no ``except Exception`` inside music21 can swallow it)."""
 
-    Every problem is an :class:`InputError` saying what, where and what to do; the file is
-    read once, checked, and the checked bytes (never the file again) go to music21.
 
-    Example: ``load_score("../shared/data/visions_fugitives/vf_no1.mid")`` gives the first
-    of Prokofiev's *Visions fugitives* as a Score with its piano parts.
+@contextlib.contextmanager
+def _cpu_time_limit(seconds: float):
+    """Raise :class:`_ReadTooLong` after ``seconds`` of CPU time (a ``SIGPROF`` timer).
+
+    Only in the main thread and when no other profiling timer runs; elsewhere the work is
+    bounded by the size, bar and note limits alone.
     """
-    from music21 import converter, stream
+    usable = (seconds and seconds > 0 and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread()
+              and signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0))
+    if not usable:
+        yield
+        return
+    armed = [True]
 
-    path = Path(path)
+    def on_timer(signum, frame):
+        if armed[0]:
+            raise _ReadTooLong()
+
+    previous = signal.signal(signal.SIGPROF, on_timer)
+    # The timer repeats every 0.1 s once it has fired: an exception raised where Python
+    # ignores it (a garbage-collector callback, a __del__) is raised again a moment later.
+    signal.setitimer(signal.ITIMER_PROF, seconds, 0.1)
+    try:
+        yield
+    finally:
+        armed[0] = False
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def _checked_text(path: Path, data: bytes, fmt: str, limits: Limits,
+                  tune: int | None, announce_tune: bool) -> tuple[bytes | str, dict]:
+    """The checked content music21 is given for a file of format ``fmt``, and notes on it."""
     where = str(path)
     suffix = path.suffix.lower()
-    if suffix not in SCORE_SUFFIXES:
-        raise InputError(f"{where}: unknown score format {suffix or '(no extension)'!r}; "
-                         f"give one of {', '.join(SCORE_SUFFIXES)}")
-    data = _read_bytes(path, limits)
-    if suffix in MIDI_SUFFIXES:
-        data = check_midi(data, where, limits)
-        fmt = "midi"
-    else:
+    if fmt == "midi":
+        return check_midi(data, where, limits), {}
+    if fmt == "musicxml":
         if suffix in MXL_SUFFIXES:
             if not data.startswith(b"PK"):
                 raise InputError(f"{where} is not an .mxl archive (no zip header); if it is "
                                  "plain MusicXML, name it .musicxml")
             data = unpack_mxl(data, where, limits)
         check_musicxml(data, where, limits)
-        fmt = "musicxml"
+        return decode_xml(data, where), {}
+    if fmt == "mei":
+        check_mei(data, where, limits)
+        return decode_xml(data, where), {}
+    if fmt == "humdrum":
+        return check_humdrum(data, where, limits), {}
+    if fmt == "romantext":
+        return check_romantext(data, where, limits), {}
+    if fmt == "abc":
+        text, chosen = abc_tune(data, where, limits, number=tune)
+        if tune is None and chosen.count > 1:
+            log.log(logging.WARNING if announce_tune else logging.INFO,
+                    "%s holds %d tunes; reading the first, %s (choose another with %s#N, "
+                    "N its X: number)", where, chosen.count, chosen.describe(), path.name)
+        return text, {"tune": chosen}
+    if fmt == "musescore":
+        check_musescore(data, where, limits, zipped=suffix == ".mscz")
+    raise InputError(f"{where}: no reader for the {fmt} format")  # not reached
+
+
+def load_score(path, *, limits: Limits = DEFAULT_LIMITS, tune: int | None = None,
+               announce_tune: bool = True):
+    """Read a score file into a music21 Score, after the safety checks.
+
+    Formats (by suffix): MIDI, MusicXML (``.musicxml``, ``.xml``, ``.mxl``; any declared
+    encoding), Humdrum ``**kern`` (``.krn``), ABC (``.abc``), MEI (``.mei``) and RomanText
+    (``.rntxt``); MuseScore files (``.mscx``, ``.mscz``) are checked, then refused with the
+    advice to export MusicXML. ``tune``: for an ABC file holding several tunes, the ``X:``
+    number of the one to read (default: the first tune, with a warning that says so, or
+    an info line with ``announce_tune=False``). The tune read is the score's
+    ``metadata.number``.
+
+    Every problem is an :class:`InputError` saying what, where and what to do; the file is
+    read once, checked, and the checked bytes (never the file again) go to music21.
+
+    Example: ``load_score("../shared/data/visions_fugitives/vf_no1.mid")`` gives the first
+    of Prokofiev's *Visions fugitives* as a Score with its piano parts;
+    ``load_score("han1.abc", tune=12)`` the twelfth song of an Essen collection file.
+    """
+    from music21 import converter, stream
+
+    path = Path(path)
+    where = str(path)
+    suffix = path.suffix.lower()
+    fmt = format_of(suffix)
+    if fmt is None:
+        raise InputError(f"{where}: unknown score format {suffix or '(no extension)'!r}; "
+                         f"give one of {', '.join(KNOWN_SUFFIXES)}")
+    if tune is not None and fmt != "abc":
+        raise InputError(f"{where}: a tune number (#{tune}) only chooses among the tunes of "
+                         "an ABC file; give the file without it")
+    if tune is not None and (not isinstance(tune, int) or tune < 0):
+        raise InputError(f"{where}: tune {tune!r} is not an X: number (0, 1, 2...)")
+    data = _read_bytes(path, limits)
+    content, notes = _checked_text(path, data, fmt, limits, tune, announce_tune)
     try:
         # music21 reports problems inside a measure as warnings on stderr; they become the
         # error below or a log line, never stray output in the middle of a command
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            score = converter.parseData(data, format=fmt, **_READER_OPTIONS[fmt])
+            with _cpu_time_limit(limits.max_read_seconds):
+                score = converter.parseData(content, format=fmt,
+                                            **_READER_OPTIONS.get(fmt, {}))
         for w in caught:
             log.info("%s: music21: %s", where, w.message)
+    except _ReadTooLong:
+        raise InputError(f"{where}: music21 needed more than {limits.max_read_seconds:g} s "
+                         "to read the file; cut it, or raise max_read_seconds if it is "
+                         "genuine") from None
     except InputError:
         raise
     except Exception as exc:  # music21 raises many kinds; each is a broken file for the user
         raise InputError(f"{where}: music21 could not read the {fmt} ({type(exc).__name__}: "
-                         f"{exc}); re-export the file or remove it from the corpus") from exc
+                         f"{_one_line(exc)}); re-export the file or remove it from the "
+                         "corpus") from exc
     if isinstance(score, stream.Opus):
         scores = list(score.scores)
         if not scores:
@@ -417,11 +612,23 @@ def load_score(path, *, limits: Limits = DEFAULT_LIMITS):
         from music21 import metadata
 
         score.metadata = metadata.Metadata()
+    chosen = notes.get("tune")
+    if chosen is not None:
+        if chosen.title and not score.metadata.title:
+            score.metadata.title = chosen.title
+        if chosen.number is not None:
+            score.metadata.number = str(chosen.number)
     if not score.metadata.title:
         score.metadata.title = path.stem
     # later errors (a meter that does not fit the grid...) can then name the file
     score.metadata.filePath = str(path)
     return score
+
+
+def _one_line(exc: BaseException, width: int = 200) -> str:
+    """An exception's message on one line, cut to ``width`` characters."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _require_pitched_notes(score, where: str) -> None:
@@ -449,20 +656,12 @@ def _require_pitched_notes(score, where: str) -> None:
 
 
 def resolve_query(query: str, *, limits: Limits = DEFAULT_LIMITS, data_dir=None):
-    """A score from a query string: ``corpus:NAME/PIECE`` or a file path.
+    """A score from a query string (``corpus:NAME/PIECE`` or a path, maybe ``#N``).
 
-    Example: ``resolve_query("corpus:bach-chorales/bwv66.6")`` is music21's chorale
-    bwv 66.6; ``resolve_query("corpus:visions-fugitives/vf_no1")`` reads ``vf_no1.mid``
-    from the Visions fugitives folder; ``resolve_query("my/piece.musicxml")`` reads a file.
+    Kept here for existing callers; naming pieces is the layer above file reading, so the
+    work is done by :func:`qbdi_musicology.pieces.resolve_query` (imported on call: this
+    module never imports it at load time).
     """
-    text = str(query)
-    if text.startswith("corpus:"):
-        from .corpus import find_piece
+    from .pieces import resolve_query as resolve
 
-        rest = text[len("corpus:"):]
-        if "/" not in rest:
-            raise InputError(f"query {text!r}: write corpus:NAME/PIECE, e.g. "
-                             "corpus:bach-chorales/bwv66.6")
-        name, piece = rest.split("/", 1)
-        return load_score(find_piece(name, piece, data_dir=data_dir), limits=limits)
-    return load_score(text, limits=limits)
+    return resolve(query, limits=limits, data_dir=data_dir)

@@ -288,7 +288,8 @@ class Corpus:
         broken.mkdir()
         for name, path in self.files.items():
             if (name in self.by_name and name not in HEAVY and path.is_file()
-                    and path.suffix in (".mid", ".musicxml", ".mxl")
+                    and path.suffix in (".mid", ".musicxml", ".mxl", ".krn", ".abc", ".mei",
+                                        ".mscx", ".mscz", ".rntxt")
                     and "corpus" not in mbi.LEGAL_ODDITIES.get(name, ())):
                 shutil.copy(path, broken / name)
         self.files["broken_corpus"] = broken

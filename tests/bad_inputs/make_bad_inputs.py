@@ -605,6 +605,85 @@ def _mxl_cases() -> list[BadInput]:
     ]
 
 
+# ------------------------------------------------------------------------------ other formats
+
+
+MSCX = ('<?xml version="1.0" encoding="UTF-8"?>\n<museScore version="4.20"><Score>'
+        '<Staff id="1"><Measure><voice><Chord><durationType>whole</durationType><Note>'
+        '<pitch>60</pitch></Note></Chord></voice></Measure></Staff></Score></museScore>\n')
+MSCZ_CONTAINER = ('<?xml version="1.0" encoding="UTF-8"?>\n<container><rootfiles>'
+                  '<rootfile full-path="{path}"/></rootfiles></container>\n')
+
+
+def mei_text(*, doctype: str = "", title: str = "Test piece", measures: int = 2) -> str:
+    """A small MEI 4 score: C major triads, one per 4/4 bar."""
+    bar = ('<measure n="{n}"><staff n="1"><layer n="1"><chord dur="1"><note pname="c" '
+           'oct="4"/><note pname="e" oct="4"/><note pname="g" oct="4"/></chord></layer>'
+           '</staff></measure>')
+    body = "".join(bar.format(n=i + 1) for i in range(measures))
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + doctype
+            + '<mei xmlns="http://www.music-encoding.org/ns/mei" meiversion="4.0.1"><meiHead>'
+            f'<fileDesc><titleStmt><title>{title}</title></titleStmt><pubStmt/></fileDesc>'
+            '</meiHead><music><body><mdiv><score><scoreDef meter.count="4" meter.unit="4">'
+            '<staffGrp><staffDef n="1" lines="5" clef.shape="G" clef.line="2"/></staffGrp>'
+            f'</scoreDef><section>{body}</section></score></mdiv></body></music></mei>\n')
+
+
+def _mscz_bomb(target: Path, folder: Path, unpacked_mb: int = 256) -> None:
+    """A MuseScore archive whose score unpacks to ``unpacked_mb`` MB of spaces."""
+    block = b" " * (1 << 20)
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("META-INF/container.xml", MSCZ_CONTAINER.format(path="score.mscx"))
+        with archive.open("score.mscx", "w", force_zip64=True) as fh:
+            fh.write(MSCX.encode()[:-20])
+            for _ in range(unpacked_mb):
+                fh.write(block)
+
+
+def _format_cases() -> list[BadInput]:
+    """Hostile and broken files of the formats beyond MIDI and MusicXML."""
+    xxe = '<!DOCTYPE mei [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n'
+    lol = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{"".join(f"&lol{i - 1};" for _ in range(10))}">' for i in range(1, 10)]
+    laughs = "<!DOCTYPE mei [\n" + "\n".join(lol) + "\n]>\n"
+    kern_bar = "=\n" + "64c\n" * 160
+    return [
+        BadInput("kern_huge_spine.krn", "one **kern spine of 640,000 notes (2.6 MB of text)",
+                 _write("**kern\n*M4/4\n" + kern_bar * 4000 + "*-\n")),
+        BadInput("kern_100000_bars.krn", "a **kern spine of 100,000 bars",
+                 _write("**kern\n*M4/4\n" + "=\n1c\n" * 100_000 + "*-\n")),
+        BadInput("kern_no_kern_spine.krn", "Humdrum with only a **dynam spine",
+                 _write("**dynam\n=1\np\n=2\nf\n*-\n")),
+        BadInput("kern_binary.krn", "binary noise named .krn",
+                 _write(bytes((i * 37 + 11) % 256 for i in range(4096)))),
+        BadInput("abc_truncated_header.abc", "an ABC tune cut off inside its header (no K:)",
+                 _write("X:1\nT:Reel\nM:4/")),
+        BadInput("abc_header_only.abc", "an ABC tune with a header and no notes",
+                 _write("X:1\nT:Air\nM:3/4\nL:1/4\nK:D\n")),
+        BadInput("abc_endless_tune.abc", "an ABC tune of 20,000 bars",
+                 _write("X:1\nT:Endless\nM:4/4\nL:1/4\nK:C\n" + "C D E F|" * 20_000 + "\n")),
+        BadInput("mei_xxe_file.mei", "MEI with an external entity reading /etc/passwd",
+                 _write(mei_text(doctype=xxe, title="&secret;"))),
+        BadInput("mei_billion_laughs.mei", "MEI expanding entities to 10^9 'lol's",
+                 _write(mei_text(doctype=laughs, title="&lol9;"))),
+        BadInput("mei_musicxml_inside.mei", "a MusicXML score named .mei",
+                 _write(musicxml_text())),
+        BadInput("mscz_zip_bomb.mscz", "a MuseScore archive unpacking to 256 MB", _mscz_bomb),
+        BadInput("mscz_path_traversal.mscz", "member named ../../qbdi_escaped.mscx",
+                 _write(_mxl({"META-INF/container.xml": MSCZ_CONTAINER.format(
+                     path="../../qbdi_escaped.mscx"), "../../qbdi_escaped.mscx": MSCX}))),
+        BadInput("mscz_genuine.mscz", "a genuine MuseScore 4 file (music21 has no reader)",
+                 _write(_mxl({"META-INF/container.xml": MSCZ_CONTAINER.format(
+                     path="score.mscx"), "score.mscx": MSCX}))),
+        BadInput("mscx_entities.mscx", "MuseScore XML with an external entity",
+                 _write(MSCX.replace("<museScore", '<!DOCTYPE museScore [<!ENTITY secret '
+                                     'SYSTEM "file:///etc/passwd">]>\n<museScore', 1))),
+        BadInput("rntxt_million_bars.rntxt", "RomanText copying bar 1 a million times",
+                 _write("Composer: Nobody\nTitle: Copies\nTime Signature: 4/4\n\nm1 C: I\n"
+                        "m2-1000000 = m1\n")),
+    ]
+
+
 def _model_cases() -> list[BadInput]:
     def version(v):
         return _header_edit(lambda h: h.__setitem__("format_version", v))
@@ -663,7 +742,8 @@ def _model_cases() -> list[BadInput]:
 @functools.lru_cache(maxsize=1)
 def cases() -> tuple[BadInput, ...]:
     """Every bad input, in a stable order."""
-    return tuple(_midi_cases() + _xml_cases() + _mxl_cases() + _model_cases())
+    return tuple(_midi_cases() + _xml_cases() + _mxl_cases() + _format_cases()
+                 + _model_cases())
 
 
 def write_good_files(folder: Path) -> dict[str, Path]:
