@@ -653,10 +653,13 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
                            "analysis per": per})
     _assemble(out, [(q_staves, "Query", "Q."), (i_staves, "Improvisation", "Impr.")])
     _renumber(out)
-    agreement = float(pairs["same_chord"].mean()) if len(pairs) else math.nan
+    from ..analysis.drift import _bar_triad_agreement, _grid_bars
+    agreement = _bar_triad_agreement(_grid_bars(query), improvisation)
+    symbols = float(pairs["same_chord"].mean()) if len(pairs) else math.nan
     bars = f"{n_bars} bars" if n_query == n_improv else \
         f"first {n_bars} bars (query {n_query}, improvisation {n_improv})"
-    result = f"chord agreement {agreement:.2f}, {counts['collisions']} collisions"
+    result = (f"triad agreement {agreement:.2f} (same chord symbol {symbols:.2f}), "
+              f"{counts['collisions']} collisions")
     facts = [f"Key: {key_name(q.key)}; labels per {per}, {len(pairs)} segments"]
     # two lines beside the two of the legend; a long note on the bars gets its own line
     facts += [f"{bars}; {result}"] if n_query == n_improv else [bars, result.capitalize()]
@@ -821,13 +824,16 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     _match_meter_signs(groups[0], groups[1:])
     n_bars, shifts = _align(groups)
     _write_labels(groups[0], q.table, _positions(q.table, per, shifts[0]))
+    from ..analysis.drift import _bar_triad_agreement, _grid_bars
+    query_bars = _grid_bars(query)
     summary = []
     for g, shift, (rate, i, pairs) in zip(groups[1:], shifts[1:], made):
         counts = _write_labels(g, i.table, _positions(i.table, per, shift),
                                collisions=_improv_collisions(i, pairs))
         # no rehearsal marks here: MuseScore stacks them all over the top staff; the staff
         # names say the rates
-        summary.append((rate, float(pairs["same_chord"].mean()), counts["collisions"]))
+        summary.append((rate, _bar_triad_agreement(query_bars, improvisations[rate]),
+                        counts["collisions"]))
     title = score_title(query)
     out = stream.Score()
     out.metadata = metadata.Metadata()
@@ -854,26 +860,27 @@ def overview_facts(key: str, per: str, n_bars: int,
                    summary: list[tuple[Any, float, int]]) -> list[str]:
     """The lines of the overview's facts block: key, then each rate's agreement and collisions.
 
-    ``summary`` holds (rate, chord agreement, collisions) from the highest rate down. Up to
+    ``summary`` holds (rate, triad agreement, collisions) from the highest rate down (the
+    bar triad agreement of ``qbdi evaluate`` and the drift table). Up to
     five rates get a line each; more are written two to a line in a short form under a
     heading, so that ten rates take seven lines and the header leaves room for the system
     on page 1. Example, three rates::
 
         Key: f# minor; labels per bar, 10 bars
-        full rate: agreement 0.50, 0 collisions
-        8 bits/bar: agreement 0.10, 3 collisions
-        0 bits/bar: agreement 0.20, 4 collisions
+        full rate: triad agreement 0.50, 0 collisions
+        8 bits/bar: triad agreement 0.10, 3 collisions
+        0 bits/bar: triad agreement 0.20, 4 collisions
 
-    and eight: ``Key: ...``, ``Chord agreement, collisions by rate (bits/bar):``, then
+    and eight: ``Key: ...``, ``Triad agreement, collisions by rate (bits/bar):``, then
     ``full: 0.50, 0    256: 0.50, 0`` and three more such lines.
     """
     lines = [f"Key: {key}; labels per {per}, {n_bars} bars"]
     if len(summary) <= RATES_ONE_PER_LINE:
-        return lines + [f"{rate_text(rate)}: agreement {agreement:.2f}, {clashes} collisions"
+        return lines + [f"{rate_text(rate)}: triad agreement {agreement:.2f}, {clashes} collisions"
                         for rate, agreement, clashes in summary]
     short = [f"{_short_rate(rate)}: {agreement:.2f}, {clashes}"
              for rate, agreement, clashes in summary]
-    lines.append("Chord agreement, collisions by rate (bits/bar):")
+    lines.append("Triad agreement, collisions by rate (bits/bar):")
     lines += ["    ".join(short[k:k + 2]) for k in range(0, len(short), 2)]
     return lines
 
