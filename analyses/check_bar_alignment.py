@@ -53,7 +53,7 @@ def check_query(folder: str) -> list[dict]:
     from qbdi_musicology.bars import metric_score
     from qbdi_musicology.evaluate import bar_metrics, score_tonic_triad
     from qbdi_musicology.pianoroll import convert_score
-    from qbdi_musicology.scoreio import resolve_query
+    from qbdi_musicology.pieces import resolve_query
     from qbdi_musicology.validate import musicxml_errors
 
     folder_path = Path(folder)

@@ -155,7 +155,7 @@ def query_specs(out: Path, visions: list[int], chorales: list[str]) -> dict[str,
     """
     from qbdi_musicology.evaluate import as_common_time
     from qbdi_musicology.musicxml import write_musicxml
-    from qbdi_musicology.scoreio import resolve_query
+    from qbdi_musicology.pieces import resolve_query
 
     specs: dict[str, str] = {}
     for number in visions:

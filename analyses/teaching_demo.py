@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from qbdi_musicology.fileio import write_text_atomic
     from qbdi_musicology.musicxml import write_midi
     from qbdi_musicology.report.drift_report import teaching_script
-    from qbdi_musicology.scoreio import resolve_query
+    from qbdi_musicology.pieces import resolve_query
 
     started = time.perf_counter()
     out = Path(args.out)

@@ -29,7 +29,7 @@ def load(query: str | Path, **options):
     ``load("my_piece.mid")`` reads a file. Damaged or hostile files raise a ``QbdiError``
     that says what is wrong.
     """
-    from .scoreio import resolve_query
+    from .pieces import resolve_query
 
     return resolve_query(str(query), **options)
 

@@ -645,11 +645,11 @@ def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
     rate and the drift overview score that stacks the query over every rate's
     improvisation.
     """
-    from . import generate, scoreio
+    from . import generate, pieces
     from .analysis import drift
 
     with clock("load query"):
-        score = scoreio.resolve_query(task.spec)
+        score = pieces.resolve_query(task.spec)
     with clock("load model"):
         model = _cached_model(task.model)
     with clock("sweep"):

@@ -165,7 +165,7 @@ def load_query_set(names: Sequence[str] | None = None, *, grid: Grid = DEFAULT_G
     from .bars import metric_score
     from .errors import InputError
     from .pianoroll import score_to_bars
-    from .scoreio import resolve_query
+    from .pieces import resolve_query
 
     if names is None:
         specs = ([("visions-fugitives", f"corpus:visions-fugitives/vf_no{i}") for i in range(1, 9)]

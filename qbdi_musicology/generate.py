@@ -437,9 +437,9 @@ def score_bars(score, grid: Grid) -> np.ndarray:
 def load_query(spec: str):
     """The query score named by ``spec``: a MIDI/MusicXML path or ``corpus:NAME/PIECE``.
 
-    Files are read through :func:`qbdi_musicology.scoreio.resolve_query`, which checks them
+    Files are read through :func:`qbdi_musicology.pieces.resolve_query`, which checks them
     before music21 parses them. Example: ``load_query("corpus:bach-chorales/bwv66.6")``.
     """
-    from .scoreio import resolve_query
+    from .pieces import resolve_query
 
     return resolve_query(spec)

@@ -47,7 +47,7 @@ from .formats import (KNOWN_SUFFIXES, MIDI_SUFFIXES, MXL_SUFFIXES, SCORE_SUFFIXE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Limits", "DEFAULT_LIMITS", "load_score", "resolve_query", "check_midi",
+__all__ = ["Limits", "DEFAULT_LIMITS", "load_score", "check_midi",
            "check_musicxml", "check_mei", "unpack_mxl", "SCORE_SUFFIXES", "MIDI_SUFFIXES",
            "XML_SUFFIXES", "MXL_SUFFIXES"]
 
@@ -653,15 +653,3 @@ def _require_pitched_notes(score, where: str) -> None:
     if not found:
         raise InputError(f"{where}: no pitched note with a duration (only rests, percussion or "
                          "zero-length notes); there is nothing to put on a pitch grid")
-
-
-def resolve_query(query: str, *, limits: Limits = DEFAULT_LIMITS, data_dir=None):
-    """A score from a query string (``corpus:NAME/PIECE`` or a path, maybe ``#N``).
-
-    Kept here for existing callers; naming pieces is the layer above file reading, so the
-    work is done by :func:`qbdi_musicology.pieces.resolve_query` (imported on call: this
-    module never imports it at load time).
-    """
-    from .pieces import resolve_query as resolve
-
-    return resolve(query, limits=limits, data_dir=data_dir)

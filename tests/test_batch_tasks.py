@@ -27,7 +27,7 @@ def semitones_for(rate: float) -> int:
 
 def read_query(spec: str):
     """The query score, read through the package's safe reader (files or corpus:NAME/piece)."""
-    from qbdi_musicology.scoreio import resolve_query
+    from qbdi_musicology.pieces import resolve_query
 
     return resolve_query(spec)
 

@@ -9,7 +9,7 @@ from qbdi_musicology.cli import main
 from qbdi_musicology.cli.cmd_demo import run_demo
 from qbdi_musicology.grid import ARTICULATE
 from qbdi_musicology.pianoroll import score_to_bars
-from qbdi_musicology.scoreio import resolve_query
+from qbdi_musicology.pieces import resolve_query
 
 from test_scoreio import midi_bytes
 

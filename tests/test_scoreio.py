@@ -14,7 +14,8 @@ import pytest
 from qbdi_musicology.errors import InputError, QbdiError
 from qbdi_musicology.grid import ARTICULATE, DEFAULT_GRID
 from qbdi_musicology.pianoroll import convert_score, score_to_bars
-from qbdi_musicology.scoreio import Limits, load_score, resolve_query
+from qbdi_musicology.pieces import resolve_query
+from qbdi_musicology.scoreio import Limits, load_score
 
 LO = DEFAULT_GRID.low_pitch
 

@@ -130,7 +130,7 @@ def run(args) -> int:
     from ..analysis.drift import drift_analysis
     from ..annotate.harmony import write_annotated, write_overview
     from ..fileio import write_text_atomic
-    from ..scoreio import resolve_query
+    from ..pieces import resolve_query
 
     if not 0.0 <= args.min_foreign_share <= 1.0:
         raise ParameterError(f"--min-foreign-share {args.min_foreign_share}: give 0-1")

@@ -57,7 +57,7 @@ def run_demo(out_dir, *, query: str = DEFAULT_QUERY, staves: str = "grand",
     from ..errors import InputError
     from ..grid import DEFAULT_GRID
     from ..pianoroll import bars_to_score, convert_score, score_to_bars
-    from ..scoreio import resolve_query
+    from ..pieces import resolve_query
 
     out_dir = Path(out_dir)
     name = _piece_name(query)

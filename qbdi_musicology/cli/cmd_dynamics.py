@@ -90,7 +90,8 @@ def run(args) -> int:
     from ..fileio import write_text_atomic
     from ..musicxml import score_fields
     from ..report.dynamics_figures import ir_curves_figure, motif_timeline_figure
-    from ..scoreio import load_score, resolve_query
+    from ..pieces import resolve_query
+    from ..scoreio import load_score
     from .cmd_analyse import rate_of
 
     thresholds = parse_thresholds(args.thresholds)
