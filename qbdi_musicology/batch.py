@@ -656,7 +656,8 @@ def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
         results = generate.sweep(score, model, list(task.rates), seed=task.seed)
     improvisations = {float(rate): improv for rate, improv, _ in results}
     with clock("analyse"):
-        table = drift.drift_table(score, improvisations)
+        result = drift.drift_analysis(score, improvisations)
+        table = result.summary
         channel = pd.DataFrame([_channel_columns(float(rate), result)
                                 for rate, _, result in results])
         table = table.merge(channel, on="rate", how="left", sort=False)
@@ -664,7 +665,7 @@ def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
         if ir is not None:
             table = table.merge(ir, on="rate", how="left", sort=False)
     with clock("write musicxml"):
-        files = _score_files(score, improvisations, task)
+        files = _score_files(score, improvisations, task, result)
     title = generate._query_title(score) if hasattr(generate, "_query_title") else task.query_id
     key = str(table["key"].iloc[0]) if "key" in table.columns and len(table) else ""
     from .bars import bar_structure
@@ -704,9 +705,13 @@ def _information_rates(score: Any, improvisations: dict[float, Any]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask
-                 ) -> dict[str, bytes]:
-    """The annotated MusicXML per rate and the drift overview, as bytes by file name."""
+def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask,
+                 analysed: Any = None) -> dict[str, bytes]:
+    """The annotated MusicXML per rate and the drift overview, as bytes by file name.
+
+    ``analysed``: the :class:`~qbdi_musicology.analysis.drift.DriftResult` of these
+    scores; its chord analyses are written in, not made again.
+    """
     from .musicxml import musicxml_bytes
 
     try:
@@ -717,7 +722,10 @@ def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask
     for rate, improv in improvisations.items():
         if harmony is not None:
             # the query's staves over the improvisation's, chord symbols, numerals, clashes
-            annotated = harmony.annotate_pair(score, improv, rate=rate)
+            annotated = harmony.annotate_pair(
+                score, improv, rate=rate,
+                query_analysis=getattr(analysed, "query_analysis", None),
+                improvisation_analysis=getattr(analysed, "analyses", {}).get(rate))
         else:
             annotated = improv  # the improvisation as generated, chord labels not added
         files[rate_file_name(rate)] = musicxml_bytes(annotated)
@@ -726,7 +734,9 @@ def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask
             files[rate_file_name(rate, ".mid")] = _midi_bytes(improv)
     if task.option("overview", True) and harmony is not None:
         files["overview.musicxml"] = musicxml_bytes(
-            harmony.drift_overview(score, improvisations))
+            harmony.drift_overview(score, improvisations,
+                                   query_analysis=getattr(analysed, "query_analysis", None),
+                                   analyses=getattr(analysed, "analyses", None)))
     return files
 
 

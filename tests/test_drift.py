@@ -65,3 +65,29 @@ def test_entropy():
 def test_no_improvisation_is_an_error():
     with pytest.raises(InputError):
         drift_table(bars_score(QUERY), {})
+
+
+def test_the_batch_analyses_each_score_once(monkeypatch, chord_model, tmp_path):
+    """Query and improvisations are labelled once; the annotated scores reuse the labels."""
+    from qbdi_musicology import batch
+    from qbdi_musicology.analysis import collisions, drift
+    from qbdi_musicology.annotate import harmony
+
+    calls = []
+    original = collisions.analyse_score
+
+    def counting(score, *args, **kwargs):
+        calls.append(kwargs.get("name"))
+        return original(score, *args, **kwargs)
+
+    for module in (collisions, drift, harmony):
+        monkeypatch.setattr(module, "analyse_score", counting)
+    monkeypatch.setattr(batch, "_cached_model", lambda spec: chord_model)
+    monkeypatch.setattr(batch, "_information_rates", lambda score, improvisations: None)
+    task = batch.QueryTask(query_id="q", spec="corpus:bach-chorales/bwv66.6",
+                           rates=(math.inf, 8.0, 0.0), seed=1, model=None,
+                           options=(("overview", True),), position=0)
+    output = batch.drift_task(task, batch.StageClock())
+    assert sorted(output.files) == ["overview.musicxml", "rate-000.musicxml",
+                                    "rate-008.musicxml", "rate-inf.musicxml"]
+    assert len(calls) == 4 and calls[0] == "query"  # the query and three improvisations

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -62,10 +62,19 @@ TONIC_QUALITIES = {"major": ("major", "major-seventh"), "minor": ("minor", "mino
 
 @dataclass
 class DriftResult:
-    """The per-rate summary and the per-segment long table (one row per rate and segment)."""
+    """The per-rate summary, the per-segment long table, and the analyses they came from.
+
+    ``query_analysis`` and ``analyses`` (by rate) are the chord analyses of the query and of
+    each improvisation (in the query's key): hand them to
+    :func:`~qbdi_musicology.annotate.harmony.annotate_pair` and
+    :func:`~qbdi_musicology.annotate.harmony.drift_overview` so that no score is analysed
+    twice.
+    """
 
     summary: pd.DataFrame
     segments: pd.DataFrame
+    query_analysis: AnalysedScore | None = None
+    analyses: dict = field(default_factory=dict)
 
 
 def chord_entropy_bits(labels) -> float:
@@ -126,9 +135,11 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     q_triads = best_triad(q.chroma)
     query_bars = _grid_bars(query)
     rows, long_tables = [], []
+    analyses = {}
     for rate in _sort_rates(list(improvisations)):
         name = f"improvisation at rate {rate}"
         i = analyse_score(improvisations[rate], per=per, key=k, name=name)
+        analyses[rate] = i
         pairs = compare(q, i, min_foreign_share=min_foreign_share,
                         min_tonnetz_distance=min_tonnetz_distance, per=per)
         # the compared segments of each score, in pair order
@@ -170,7 +181,7 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
             log.warning("rate %s: %s", rate, row["warnings"])
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     segments = pd.concat(long_tables, ignore_index=True)
-    return DriftResult(summary, segments)
+    return DriftResult(summary, segments, q, analyses)
 
 
 def _grid_bars(score) -> np.ndarray:

@@ -33,7 +33,6 @@ import functools
 import logging
 import math
 import re
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -527,42 +526,13 @@ def _rehearsal(staves: _Staves, text: str) -> None:
     staves.measures[0][0].insert(0, expressions.RehearsalMark(text))
 
 
-#: Analyses already made in this process, by score (identity): the annotated score of each
-#: rate and the drift overview of the same sweep label the same scores; each is analysed
-#: once. An entry is used only while the score still has the same notes (fingerprint).
-_ANALYSES: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
-
-
-def _fingerprint(score) -> int:
-    """What an edit of the score would change: its length, its notes' durations and pitches."""
-    return hash((float(score.highestTime), tuple(
-        (float(n.quarterLength), tuple(p.ps for p in n.pitches))
-        for n in score.recurse().notesAndRests)))
-
-
-def _analysed(score, *, per: str, key, name: str) -> AnalysedScore:
-    """``analyse_score`` of ``score``, made once per score, segmentation and key."""
-    wanted = (per, repr(key), name)
-    fingerprint = _fingerprint(score)
-    try:
-        known = _ANALYSES.setdefault(score, {})
-    except TypeError:  # not weakly referable: analyse every time
-        known = {}
-    found = known.get(wanted)
-    if found is not None and found[0] == fingerprint:
-        return found[1]
-    result = analyse_score(score, per=per, key=key, name=name)
-    known[wanted] = (fingerprint, result)
-    return result
-
-
 def _analysis_of(query, improvisation, per, key, min_foreign_share, min_tonnetz_distance,
                  query_analysis: AnalysedScore | None = None,
                  improvisation_analysis: AnalysedScore | None = None):
-    q = query_analysis or _analysed(query, per=per, key=key, name="query")
+    q = query_analysis or analyse_score(query, per=per, key=key, name="query")
     if q.key is None:
         raise InputError("the query has no sounding notes, so no key can be found")
-    i = improvisation_analysis or _analysed(improvisation, per=per, key=q.key,
+    i = improvisation_analysis or analyse_score(improvisation, per=per, key=q.key,
                                             name="improvisation")
     pairs = compare(q, i, min_foreign_share=min_foreign_share,
                     min_tonnetz_distance=min_tonnetz_distance, per=per)
@@ -626,11 +596,14 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
 
     ``query_analysis`` / ``improvisation_analysis``: the scores' :func:`analyse_score`
     results when the caller has them already (same ``per``; the improvisation analysed in
-    the query's key); otherwise they are made here, once per score in a process.
+    the query's key; :func:`~qbdi_musicology.analysis.drift.drift_analysis` returns them);
+    otherwise they are made here.
     """
     from music21 import metadata, stream
-    query, improvisation = _as_score(query), _as_score(improvisation)
-    improvisation = on_query_bars(improvisation, query)
+    query, given = _as_score(query), _as_score(improvisation)
+    improvisation = on_query_bars(given, query)
+    if improvisation is not given:  # written again on the query's bars: analyse that
+        improvisation_analysis = None
     q, i, pairs = _analysis_of(query, improvisation, per, key, min_foreign_share,
                                min_tonnetz_distance, query_analysis, improvisation_analysis)
     q_staves = _staves_of(query, "Query")
@@ -681,7 +654,7 @@ def label_score(score, *, per: str = "bar", key=None):
     """
     from music21 import metadata, stream
     source = _as_score(score)
-    analysed = _analysed(source, per=per, key=key, name="score")
+    analysed = analyse_score(source, per=per, key=key, name="score")
     staves = _staves_of(source, "Score")
     _align([staves])
     _write_labels(staves, analysed.table, _positions(analysed.table, per, 0.0))
@@ -727,11 +700,15 @@ def write_annotated(query, improvisation, path, *, rate: Any = None, per: str = 
                     key=None, compressed: bool | None = None,
                     fields: Mapping[str, Any] | None = None,
                     min_foreign_share: float = MIN_FOREIGN_SHARE,
-                    min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE) -> Path:
+                    min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE,
+                    query_analysis: AnalysedScore | None = None,
+                    improvisation_analysis: AnalysedScore | None = None) -> Path:
     """Write :func:`annotate_pair` to ``path`` (``.musicxml``, or ``.mxl`` compressed)."""
     score = annotate_pair(query, improvisation, rate=rate, per=per, key=key,
                           min_foreign_share=min_foreign_share,
-                          min_tonnetz_distance=min_tonnetz_distance)
+                          min_tonnetz_distance=min_tonnetz_distance,
+                          query_analysis=query_analysis,
+                          improvisation_analysis=improvisation_analysis)
     return write_musicxml(score, path, compressed=compressed, fields=fields,
                           copy_score=False)  # a score built here, only to be written
 
@@ -807,7 +784,7 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     if not improvisations:
         raise InputError("no improvisations for the drift overview; give at least one")
     query = _as_score(query)
-    q = query_analysis or _analysed(query, per=per, key=key, name="query")
+    q = query_analysis or analyse_score(query, per=per, key=key, name="query")
     if q.key is None:
         raise InputError("the query has no sounding notes, so no key can be found")
     rates = _sort_rates(list(improvisations))
@@ -815,10 +792,12 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     given = dict(analyses or {})
     made = []
     for rate in rates:
-        improv = on_query_bars(_as_score(improvisations[rate]), query)
+        original = _as_score(improvisations[rate])
+        improv = on_query_bars(original, query)
         _, i, pairs = _analysis_of(query, improv, per, key, min_foreign_share,
                                    min_tonnetz_distance, query_analysis=q,
-                                   improvisation_analysis=given.get(rate))
+                                   improvisation_analysis=given.get(rate)
+                                   if improv is original else None)
         made.append((rate, i, pairs))
         groups.append(grand_staff_reduction(improv, rate_text(rate) or str(rate)))
     _match_meter_signs(groups[0], groups[1:])
@@ -889,10 +868,13 @@ def write_overview(query, improvisations: Mapping[Any, Any], path, *, per: str =
                    key=None, compressed: bool | None = None,
                    fields: Mapping[str, Any] | None = None,
                    min_foreign_share: float = MIN_FOREIGN_SHARE,
-                   min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE) -> Path:
+                   min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE,
+                   query_analysis: AnalysedScore | None = None,
+                   analyses: Mapping[Any, AnalysedScore] | None = None) -> Path:
     """Write :func:`drift_overview` to ``path`` (``.musicxml``, or ``.mxl`` compressed)."""
     score = drift_overview(query, improvisations, per=per, key=key,
                            min_foreign_share=min_foreign_share,
-                           min_tonnetz_distance=min_tonnetz_distance)
+                           min_tonnetz_distance=min_tonnetz_distance,
+                           query_analysis=query_analysis, analyses=analyses)
     return write_musicxml(score, path, compressed=compressed, fields=fields,
                           copy_score=False)  # a score built here, only to be written

@@ -126,7 +126,6 @@ def _outputs(out_dir: Path, names: list[str], inputs: list[Path]) -> list[Path]:
 def run(args) -> int:
     import pandas as pd
 
-    from ..analysis.collisions import analyse_score
     from ..analysis.drift import drift_analysis
     from ..annotate.harmony import write_annotated, write_overview
     from ..fileio import write_text_atomic
@@ -145,7 +144,8 @@ def run(args) -> int:
     options = dict(per=args.per, key=args.key, min_foreign_share=args.min_foreign_share,
                    min_tonnetz_distance=args.min_tonnetz_distance)
     result = drift_analysis(query, improvisations, **options)
-    query_table = analyse_score(query, per=args.per, key=args.key, name="query").table
+    # each score is analysed once, here; the annotated scores reuse these analyses
+    query_table = result.query_analysis.table
     suffixes = {"both": (".musicxml", ".mxl"), "musicxml": (".musicxml",),
                 "mxl": (".mxl",)}[args.format]
     written: list[Path] = []
@@ -157,11 +157,15 @@ def run(args) -> int:
         for rate, improv in improvisations.items():
             for suffix in suffixes:
                 (target,) = _outputs(out_dir, [f"annotated_{rate_tag(rate)}{suffix}"], inputs)
-                written.append(write_annotated(query, improv, target, rate=rate, **options))
+                written.append(write_annotated(
+                    query, improv, target, rate=rate, query_analysis=result.query_analysis,
+                    improvisation_analysis=result.analyses.get(rate), **options))
         if not args.no_overview:
             for suffix in suffixes:
                 (target,) = _outputs(out_dir, [f"drift_overview{suffix}"], inputs)
-                written.append(write_overview(query, improvisations, target, **options))
+                written.append(write_overview(
+                    query, improvisations, target, query_analysis=result.query_analysis,
+                    analyses=result.analyses, **options))
     tables = {"query_chords.csv": query_table, "drift_segments.csv": result.segments,
               "drift.csv": result.summary}
     for name, table in tables.items():
@@ -173,7 +177,7 @@ def run(args) -> int:
         written.append(write_text_atomic(target, frame.to_csv(index=False)))
     summary = result.summary
     with pd.option_context("display.width", 120, "display.max_columns", 8):
-        print(summary[["rate", "chord_agreement", "root_agreement", "tonic_share",
+        print(summary[["rate", "triad_agreement", "chord_agreement", "tonic_share",
                        "distinct_chords", "collisions"]].to_string(index=False))
     print(f"wrote {len(written)} files to {out_dir}")
     return 0
