@@ -181,11 +181,14 @@ def _reference_measures(score):
     return best
 
 
-def bar_structure(score, *, where: str = "score") -> BarStructure:
+def bar_structure(score, *, where: str = "score",
+                  quantum: Fraction = Fraction(1, 4)) -> BarStructure:
     """The metric bars of ``score`` (see the module's description for the rules).
 
     Read from the part with the most measures; a score without measures (a bare stream of
-    notes) is cut into bars of its first time signature (4/4 if it has none).
+    notes) is cut into bars of its first time signature (4/4 if it has none). A short bar's
+    length is rounded to ``quantum`` quarter notes (the model's step, a sixteenth), the
+    resolution at which its notes are read: a MIDI bar of 1.875 quarters is a bar of two.
     Example: ``bar_structure(corpus.parse("bach/bwv13.6"))`` joins measures 4 and 4a into
     bar 4, keeps the one-beat pickup as bar 0 and the three-beat last bar as a final bar.
     """
@@ -261,7 +264,7 @@ def bar_structure(score, *, where: str = "score") -> BarStructure:
             kind = "full"
             length = full
         else:
-            length = _quantise(length, TOLERANCE)
+            length = max(quantum, _quantise(length, quantum))
         if length == full:
             kind = "full"
         elif i == 0 and j < len(raw) and not bars:
@@ -655,7 +658,7 @@ def metric_score(score, *, quantum: Fraction | None = None, grid: Grid | None = 
     source = score
     if isinstance(score, stream.Part):
         score = stream.Score([score])
-    structure = bar_structure(score, where=where)
+    structure = bar_structure(score, where=where, quantum=quantum)
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     out = stream.Score()
     out.metadata = copy.deepcopy(score.metadata) if score.metadata is not None \

@@ -392,7 +392,8 @@ def convert_score(score, grid: Grid = DEFAULT_GRID, *, parts: Sequence[int | str
     _check_map(meter_map)
     where = _describe(score, source)
     report = ConversionReport(source=source)
-    structure = bar_structure(score, where=where)
+    structure = bar_structure(score, where=where,
+                              quantum=Fraction(grid.step_quarter_length))
     wrong = _check_meter(structure, grid, where, meter)
     if meter == "rebar":
         report.meters_rebarred = wrong
