@@ -405,6 +405,28 @@ def from_model_bar(model_bar: np.ndarray, bar: Bar, grid: Grid, meter_map: str =
     return whole[:n]
 
 
+def as_written(bars: np.ndarray, structure: BarStructure, grid: Grid,
+               meter_map: str = "scale") -> np.ndarray:
+    """Model bars as they come back from the score they are written into.
+
+    Each bar goes into its query bar's own length and meter (:func:`from_model_bar`) and is
+    read again (:func:`to_model_bar`): a pickup keeps only its last beats, a 3/4 bar what
+    survives the squeeze into twelve sixteenths. Measures of an improvisation computed on
+    these bars are the measures of the written file. Bars in the grid's own meter are
+    returned unchanged.
+    """
+    if len(structure) != len(bars):
+        raise ParameterError(f"{len(bars)} bars for a structure of {len(structure)}")
+    out = np.array(bars, dtype=bool, copy=True)
+    for i, bar in enumerate(structure.bars):
+        n, full = native_steps(bar, grid)
+        if n == full == grid.steps:
+            continue
+        out[i] = to_model_bar(from_model_bar(out[i], bar, grid, meter_map), bar, grid,
+                              meter_map)
+    return out
+
+
 def uniform_structure(n_bars: int, grid: Grid) -> BarStructure:
     """``n_bars`` full bars of the grid's own meter (an improvisation without a query)."""
     full = Fraction(grid.bar_quarter_length)

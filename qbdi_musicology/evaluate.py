@@ -207,6 +207,7 @@ def evaluate_model(model, queries: Sequence[Query], rates: Sequence[float] = DEF
 
     Example: ``evaluate_model(load_model(), load_query_set(), [inf, 32, 0])``.
     """
+    from .bars import as_written
     from .channel import transmit_many
     from .generate import (_check_threshold, _decode_transmitted, _model_parts,
                            channel_mean_vector, default_channel, encode)
@@ -223,7 +224,10 @@ def evaluate_model(model, queries: Sequence[Query], rates: Sequence[float] = DEF
         results = transmit_many(enc.mu, enc.logvar, list(rates), seed=seed, options=channel,
                                 mean_vector=channel_mean_vector(net, enc, channel))
         for result in results:
-            improv = _decode_transmitted(net, enc, result.z_hat, threshold)
+            # measured as written: in the query's bars (a pickup keeps its last beats, a
+            # 3/4 bar what fits in three beats), as the drift table and the file count it
+            improv = as_written(_decode_transmitted(net, enc, result.z_hat, threshold),
+                                enc.structure, enc.grid, enc.meter_map)
             row = {"query": q.name, "group": q.group, "rate": result.rate_bits,
                    "tonic": triad_name(q.tonic_triad)}
             row.update(bar_metrics(q.bars, improv, tonic_triad=q.tonic_triad, grid=enc.grid))

@@ -91,3 +91,20 @@ def test_the_batch_analyses_each_score_once(monkeypatch, chord_model, tmp_path):
     assert sorted(output.files) == ["overview.musicxml", "rate-000.musicxml",
                                     "rate-008.musicxml", "rate-inf.musicxml"]
     assert len(calls) == 4 and calls[0] == "query"  # the query and three improvisations
+
+
+def test_evaluate_and_the_drift_table_give_one_triad_agreement(chord_model):
+    """Same piece, same rate, same seed: qbdi evaluate's number is the drift table's."""
+    from qbdi_musicology.evaluate import evaluate_model, load_query_set
+    from qbdi_musicology.generate import sweep
+
+    for piece in ("bwv66.6", "bwv269", "bwv13.6"):  # pickup, 3/4, split bars
+        (query,) = load_query_set([f"corpus:bach-chorales/{piece}"])
+        rates = [math.inf, 8.0, 0.0]
+        rows = evaluate_model(chord_model, [query], rates, seed=3)
+        made = {rate: improv for rate, improv, _ in sweep(query.score, chord_model, rates,
+                                                          seed=3)}
+        table = drift_table(query.score, made)
+        for row in rows:
+            reported = table.loc[table["rate"] == row["rate"], "triad_agreement"].iloc[0]
+            assert abs(reported - row["triad_agreement"]) < 1e-6, (piece, row["rate"])
