@@ -59,6 +59,32 @@ def _nearest(pitches: list[int], target: int) -> int:
     return min(pitches, key=lambda p: (abs(p - target), p)) if pitches else -1
 
 
+def _measure_starts(part) -> list[float]:
+    from music21 import stream
+    base = float(part.offset) if part.activeSite is not None else 0.0
+    return [base + float(m.offset) for m in part.getElementsByClass(stream.Measure)]
+
+
+def _timed_notes(part, reference: list[float]):
+    """(start, note) of a part's notes, bar by bar on the first part's bar lines.
+
+    Some editions give one part a bar of a different length (two whole rests in a 4/4
+    bar); reading each bar from where the first part's bar of the same position starts keeps
+    the parts together, as a reader of the score would.
+    """
+    from music21 import stream
+    measures = list(part.getElementsByClass(stream.Measure))
+    if not measures or len(reference) < len(measures):
+        base = float(part.offset) if part.activeSite is not None else 0.0
+        return [(base + float(n.offset), n) for n in part.flatten().notes]
+    out = []
+    for i, m in enumerate(measures):
+        for n in m.recurse().notes:
+            out.append((reference[i] + float(n.getOffsetInHierarchy(m)), n))
+    out.sort(key=lambda t: t[0])
+    return out
+
+
 def voiced_notes(score) -> VoicedNotes:
     """Read the sounding notes of ``score`` part by part, ties joined.
 
@@ -68,16 +94,16 @@ def voiced_notes(score) -> VoicedNotes:
     from music21 import harmony, note, roman, stream
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     rows: list[tuple[float, float, int, int, str]] = []
+    reference = _measure_starts(parts[0])
     for pi, part in enumerate(parts):
         events: dict[float, list[list]] = {}
         open_ties: dict[int, list] = {}
-        for n in part.flatten().notes:
+        for start, n in _timed_notes(part, reference):
             if isinstance(n, (harmony.Harmony, roman.RomanNumeral, note.Unpitched)):
                 continue
             ql = float(n.quarterLength)
             if ql <= 0:
                 continue
-            start = float(n.offset)
             for p in (n.pitches if n.isChord else (n.pitch,)):
                 midi = int(round(p.ps))
                 tie = (n.tie if not n.isChord else None)
