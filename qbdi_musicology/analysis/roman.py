@@ -559,12 +559,21 @@ def _title(score) -> str:
 
 
 def _table(score, notes, units, ev, key_of, chord_of, sharps) -> pd.DataFrame:
-    # a chord runs while (key, chord) stays; silent units join the chord before them
+    # a chord runs while (key, chord) stays; silent units join the chord before them. As
+    # analysts write I - I6, a new chord tone struck in the bass on a beat starts a new row
     silent = ev.weight.sum(axis=1) <= 1e-9
     starts = []
     for j in range(len(units)):
-        if j == 0 or (not silent[j] and (key_of[j] != key_of[j - 1]
-                                         or chord_of[j] != chord_of[j - 1])):
+        if j == 0:
+            starts.append(j)
+            continue
+        if silent[j]:
+            continue
+        changed = key_of[j] != key_of[j - 1] or chord_of[j] != chord_of[j - 1]
+        b, last = int(ev.bass[j]), int(ev.bass[starts[-1]])
+        inverted = b >= 0 and b != last and MEMBER[chord_of[j], b] > 0 \
+            and bool(np.any(np.abs(notes.start - units.start[j]) < 1e-6))
+        if changed or inverted:
             starts.append(j)
     spans = [(a, (starts[i + 1] if i + 1 < len(starts) else len(units)))
              for i, a in enumerate(starts)]
