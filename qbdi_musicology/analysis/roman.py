@@ -147,6 +147,9 @@ class RomanSettings:
     bass_fifth: float = 0.0
     bass_foreign: float = 0.5
     seventh_cost: float = 0.15
+    #: a seventh that only passes (its sounding time that looks decorative) counts against
+    #: the seventh chord: V - V7 over a passing seventh is V on the beat
+    seventh_decoration: float = 1.0
     #: weight of the fit against the other terms
     fit_weight: float = 4.0
     #: weight of log P(chord class | mode)
@@ -160,6 +163,8 @@ class RomanSettings:
     #: cost of a new key, plus ``key_distance`` per step on the circle of fifths
     key_change: float = 8.0
     key_distance: float = 2.0
+    #: a phrase ending (a fermata) on the tonic triad of a key confirms that key: bonus
+    cadence_tonic: float = 2.0
     #: candidate chords kept per unit (the best fits)
     candidates: int = 10
     #: additive smoothing of the learned counts
@@ -255,6 +260,7 @@ class _Evidence:
     bass: np.ndarray          # (U,) pitch class of the bass, -1 if silent
     fit: np.ndarray           # (U, N_CHORDS)
     key_fit: np.ndarray       # (U, 24)
+    cadence: np.ndarray       # (U,) True where a phrase ends (a fermata starts there)
     spelling: list[dict[int, str]]
 
 
@@ -290,6 +296,7 @@ def _evidence(notes: VoicedNotes, units: Units, s: RomanSettings) -> _Evidence:
     fit -= s.seventh_cost * is7[None, :]
     # a seventh chord must sound its seventh; otherwise it is the triad
     fit -= 5.0 * (is7[None, :] & ~present[:, np.maximum(SEVENTH, 0)])
+    fit -= s.seventh_decoration * is7[None, :] * decor[:, np.maximum(SEVENTH, 0)]
     b = bass[:, None]
     fit += s.bass_root * (b == ROOT[None, :])
     fit += s.bass_third * (b == THIRD[None, :])
@@ -315,7 +322,8 @@ def _evidence(notes: VoicedNotes, units: Units, s: RomanSettings) -> _Evidence:
         for (pc, name), _ in sorted(tally.items(), key=lambda kv: -kv[1]):
             per_pc.setdefault(pc, name)
         spelling.append(per_pc)
-    return _Evidence(weight, decor, bass.astype(int), fit, key_fit, spelling)
+    return _Evidence(weight, decor, bass.astype(int), fit, key_fit,
+                     np.zeros(n_units, dtype=bool), spelling)
 
 
 # ----------------------------------------------------------------------------------------
@@ -338,8 +346,14 @@ def _viterbi(ev: _Evidence, s: RomanSettings) -> tuple[np.ndarray, np.ndarray]:
 
     def emission(j, cls):
         fit = ev.fit[j, cand[j]][None, :] * s.fit_weight
-        return fit + s.chord_in_key * log_uni[mode[:, None], cls] \
+        out = fit + s.chord_in_key * log_uni[mode[:, None], cls] \
             + s.key_profile * ev.key_fit[j][:, None]
+        if ev.cadence[j] and s.cadence_tonic:
+            # the class of a tonic triad is degree 0: major in a major key, minor (or the
+            # Picardy third, major) in a minor key
+            degree0 = cls // len(TRIADS) == 0
+            out = out + s.cadence_tonic * degree0
+        return out
 
     cls_prev = classes(0)
     score = emission(0, cls_prev)
@@ -538,10 +552,28 @@ def analyse_roman(score, *, settings: RomanSettings | None = None) -> RomanAnaly
                          "empty or made only of rests and chord symbols")
     units = analysis_units(score, notes)
     ev = _evidence(notes, units, s)
+    ev.cadence = _fermata_units(score, units)
     key_of, chord_of = _viterbi(ev, s)
     sharps = _signature(score)
     return RomanAnalysis(_table(score, notes, units, ev, key_of, chord_of, sharps), sharps,
                          _title(score))
+
+
+def _fermata_units(score, units: Units) -> np.ndarray:
+    """Units in which a fermata'd note starts: the phrase endings of a chorale."""
+    from music21 import expressions, stream
+
+    from .nonchord import _measure_starts, _timed_notes
+    out = np.zeros(len(units), dtype=bool)
+    parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    reference = _measure_starts(parts[0])
+    for part in parts:
+        for start, n in _timed_notes(part, reference):
+            if any(isinstance(e, expressions.Fermata) for e in n.expressions):
+                j = int(np.searchsorted(units.start, start + 1e-6)) - 1
+                if 0 <= j < len(units):
+                    out[j] = True
+    return out
 
 
 def _signature(score) -> int | None:
