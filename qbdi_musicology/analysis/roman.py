@@ -460,6 +460,10 @@ def figure(chord: int, bass: int, key: int, next_chord: int | None = None) -> st
     diatonic = rel <= scale
     if mode == "major" and ct.name == "diminished-seventh" and degree == 11:
         diatonic = True  # viio7 in major borrows the minor sixth degree: analysts write viio7
+    if ct.name == "dominant-seventh" and (degree == 0 or (mode == "minor" and degree == 10)):
+        # a seventh added to the tonic (C-E-G-Bb in C) leads to IV, the subtonic's
+        # dominant seventh in minor (G-B-D-F in A minor) to III: analysts write V7/IV, V7/III
+        return "V" + inv + "/" + _TARGETS[mode][(degree + 5) % 12]
     if diatonic or degree == 0:
         return _plain(ct, degree, mode, inv)
     if degree == 1 and ct.triad == "major":
