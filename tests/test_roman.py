@@ -122,6 +122,7 @@ def test_figures_analysts_write():
     assert figure(neapolitan, 5, c_major) == "bII6"
     ger = 4 * 12 + 8         # A-flat dominant-seventh sound over A-flat
     assert figure(ger, 8, c_major) == "Ger65"
+    assert figure(ger, 8, c_major, sounding={8, 0, 6}) == "It6"   # no E-flat
     leading = 2 * 12 + 8     # G#-B-D in A minor
     assert figure(leading, 8, a_minor) == "viio"
     assert figure(0 * 12 + 5, 5, a_minor) == "VI"
@@ -203,3 +204,15 @@ def test_musescore_draws_the_numerals(tmp_path, bwv347, bwv347_analysis, musesco
     result = musescore(path, tmp_path / "bwv347.png")
     assert result.ok, result
     assert result.lyrics >= len(bwv347_analysis.chords)
+
+
+def test_neapolitan_and_german_sixth_in_context():
+    # A minor: i iv | bII6 V | i  (B-flat major over D)
+    naples = satb(["E5:2 F5:2 F5:2 E5:2 E5:4", "C5:2 D5:2 D5:2 B4:2 C5:4",
+                   "A4:2 A4:2 Bb4:2 G#4:2 A4:4", "A3:2 D3:2 D3:2 E3:2 A2:4"])
+    assert [r[2:] for r in rows(naples)] == [("a", "i"), ("a", "iv"), ("a", "bII6"),
+                                             ("a", "V"), ("a", "i")]
+    # C major: I Ger65 | I64 V | I  (A-flat C E-flat F-sharp over A-flat)
+    german = satb(["C5:2 C5:2 C5:2 B4:2 C5:4", "G4:2 F#4:2 G4:2 G4:2 G4:4",
+                   "E4:2 Eb4:2 E4:2 D4:2 E4:4", "C3:2 Ab2:2 G2:2 G2:2 C3:4"])
+    assert [r[3] for r in rows(german)] == ["I", "Ger65", "I64", "V", "I"]

@@ -197,11 +197,19 @@ def decoration_likelihood(notes: VoicedNotes, beat_starts: np.ndarray) -> np.nda
     on_beat = np.zeros(n, dtype=bool)
     ok = idx >= 0
     on_beat[ok] = np.abs(beat_starts[idx[ok]] - notes.start[ok]) < 1e-6
+    short = dur <= 0.5 + 1e-9
     like = np.zeros(n)
-    # a note left by step is the classic decoration; short ones more surely
-    like = np.where(left_by_step, np.where(dur <= 0.5 + 1e-9, 0.9, 0.6), like)
+    # left by step: the mark of nearly every decoration; a short note surely, a long note
+    # struck on the beat only if it was prepared (a suspension: the same pitch before it,
+    # or held into the beat) and falls
+    held_into_beat = ~on_beat
+    prepared = (notes.prev_midi == notes.midi) | held_into_beat
+    falls = left_by_step & (notes.next_midi < notes.midi)
+    like = np.where(left_by_step, np.where(short, 0.8, 0.3), like)
+    like = np.where(falls & prepared, np.maximum(like, 0.8), like)
+    # passing and neighbour notes off the beat
     like = np.where(left_by_step & came_by_step & ~on_beat, 1.0, like)
-    anticip = (notes.next_midi == notes.midi) & ~on_beat & (dur <= 0.5 + 1e-9) & came_by_step
+    anticip = (notes.next_midi == notes.midi) & ~on_beat & short & came_by_step
     like = np.where(anticip, np.maximum(like, 0.7), like)
     # the lowest part held for three beats or more under other motion: a pedal
     lowest = notes.part == notes.part.max()

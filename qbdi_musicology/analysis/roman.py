@@ -165,6 +165,10 @@ class RomanSettings:
     key_distance: float = 2.0
     #: a phrase ending (a fermata) on the tonic triad of a key confirms that key: bonus
     cadence_tonic: float = 2.0
+    #: a piece starts in the key it ends in: bonus at the start for the keys whose tonic
+    #: is the last bass note (the final is the tonic); a modulation at once still wins
+    #: when the music asks for it
+    home_key: float = 4.0
     #: candidate chords kept per unit (the best fits)
     candidates: int = 10
     #: additive smoothing of the learned counts
@@ -357,6 +361,10 @@ def _viterbi(ev: _Evidence, s: RomanSettings) -> tuple[np.ndarray, np.ndarray]:
 
     cls_prev = classes(0)
     score = emission(0, cls_prev)
+    sounding = np.nonzero(ev.bass >= 0)[0]
+    if len(sounding) and s.home_key:
+        final = int(ev.bass[sounding[-1]])
+        score = score + s.home_key * (keys % 12 == final)[:, None]
     back_key = np.zeros((n_units, K.N_KEYS, n_cand), dtype=int)
     back_cand = np.zeros((n_units, K.N_KEYS, n_cand), dtype=int)
     for j in range(1, n_units):
@@ -432,7 +440,7 @@ def _inversion(chord: int, bass: int) -> str:
     return ("", "6", "64")[pos]
 
 
-def figure(chord: int, bass: int, key: int, next_chord: int | None = None) -> str:
+def figure(chord: int, bass: int, key: int, sounding: set[int] | None = None) -> str:
     """The Roman numeral of ``chord`` (index into the chord table) in ``key`` (0-23).
 
     Diatonic chords (in minor: natural, harmonic and melodic scales) get a plain numeral;
@@ -442,6 +450,9 @@ def figure(chord: int, bass: int, key: int, next_chord: int | None = None) -> st
     is the Neapolitan (``bII6``); a dominant-seventh sound on the lowered sixth degree with
     that degree in the bass is a German sixth (``Ger65``), without its fifth an Italian
     sixth (``It6``); the French sixth is ``Fr43``.
+
+    ``sounding`` (pitch classes heard with the chord) tells a German sixth from an Italian
+    one, which lacks the fifth above the bass.
 
     Example: D-F#-A-C over C in C major (key 0) is ``V42/V``.
     """
@@ -456,6 +467,8 @@ def figure(chord: int, bass: int, key: int, next_chord: int | None = None) -> st
     if ct.name == "french-sixth":
         return "Fr43"
     if degree == 8 and ct.name == "dominant-seventh" and bass == root:
+        if sounding is not None and int(FIFTH[chord]) not in sounding:
+            return "It6"
         return "Ger65"
     diatonic = rel <= scale
     if mode == "major" and ct.name == "diminished-seventh" and degree == 11:
@@ -557,6 +570,9 @@ def analyse_roman(score, *, settings: RomanSettings | None = None) -> RomanAnaly
     units = analysis_units(score, notes)
     ev = _evidence(notes, units, s)
     ev.cadence = _fermata_units(score, units)
+    sounding = np.nonzero(ev.bass >= 0)[0]
+    if len(sounding):
+        ev.cadence[sounding[-1]] = True  # the last chord closes the piece
     key_of, chord_of = _viterbi(ev, s)
     sharps = _signature(score)
     return RomanAnalysis(_table(score, notes, units, ev, key_of, chord_of, sharps), sharps,
@@ -624,7 +640,8 @@ def _table(score, notes, units, ev, key_of, chord_of, sharps) -> pd.DataFrame:
         kobj = key_objs[kidx]
         nxt = chords[i + 1] if i + 1 < len(spans) else None
         bass = int(ev.bass[a])
-        fig = figure(c, bass, kidx, nxt)
+        heard = {int(p) for p in np.nonzero(ev.weight[a:b].sum(axis=0) > 1e-9)[0]}
+        fig = figure(c, bass, kidx, heard)
         tonic, _ = K.key_tonic_mode(kidx)
         cad = (CHORD_TYPES[CTYPE[c]].name == "major" and int(ROOT[c]) == tonic
                and bass == (tonic + 7) % 12 and nxt is not None
