@@ -165,6 +165,8 @@ class RomanSettings:
     key_distance: float = 2.0
     #: a phrase ending (a fermata) on the tonic triad of a key confirms that key: bonus
     cadence_tonic: float = 2.0
+    #: a piece ends on the tonic of its last key (a Picardy third included)
+    final_tonic: float = 3.0
     #: a piece starts in the key it ends in: bonus at the start for the keys whose tonic
     #: is the last bass note (the final is the tonic); a modulation at once still wins
     #: when the music asks for it
@@ -352,16 +354,19 @@ def _viterbi(ev: _Evidence, s: RomanSettings) -> tuple[np.ndarray, np.ndarray]:
         fit = ev.fit[j, cand[j]][None, :] * s.fit_weight
         out = fit + s.chord_in_key * log_uni[mode[:, None], cls] \
             + s.key_profile * ev.key_fit[j][:, None]
-        if ev.cadence[j] and s.cadence_tonic:
+        bonus = (s.cadence_tonic if ev.cadence[j] else 0.0) + \
+            (s.final_tonic if j == last else 0.0)
+        if bonus:
             # the class of a tonic triad is degree 0: major in a major key, minor (or the
             # Picardy third, major) in a minor key
             degree0 = cls // len(TRIADS) == 0
-            out = out + s.cadence_tonic * degree0
+            out = out + bonus * degree0
         return out
 
+    sounding = np.nonzero(ev.bass >= 0)[0]
+    last = int(sounding[-1]) if len(sounding) else -1
     cls_prev = classes(0)
     score = emission(0, cls_prev)
-    sounding = np.nonzero(ev.bass >= 0)[0]
     if len(sounding) and s.home_key:
         final = int(ev.bass[sounding[-1]])
         score = score + s.home_key * (keys % 12 == final)[:, None]
