@@ -138,15 +138,15 @@ class RomanSettings:
 
     chord_tone: float = 1.0
     foreign: float = 1.0
-    foreign_decoration: float = 0.3
-    missing_root: float = 0.8
+    foreign_decoration: float = 0.15
+    missing_root: float = 0.5
     missing_third: float = 0.35
     missing_fifth: float = 0.1
     bass_root: float = 0.35
     bass_third: float = 0.12
     bass_fifth: float = 0.0
     bass_foreign: float = 0.5
-    seventh_cost: float = 0.15
+    seventh_cost: float = 0.5
     #: a seventh that only passes (its sounding time that looks decorative) counts against
     #: the seventh chord: V - V7 over a passing seventh is V on the beat
     seventh_decoration: float = 1.0
@@ -157,9 +157,9 @@ class RomanSettings:
     #: weight of the notes' fit to the key profile (per unit)
     key_profile: float = 1.0
     #: weight of log P(next class | class, mode)
-    progression: float = 0.5
+    progression: float = 1.0
     #: cost of a new chord (the harmonic rhythm: a held chord is one chord)
-    change_cost: float = 1.0
+    change_cost: float = 0.5
     #: cost of a new key, plus ``key_distance`` per step on the circle of fifths
     key_change: float = 8.0
     key_distance: float = 2.0
@@ -199,7 +199,20 @@ def _learned(path: str = str(PARAMS_FILE), smoothing: float = 0.5):
         log.warning("%s missing: chord classes are taken as equally likely", p)
     log_uni = np.log(uni / uni.sum(axis=1, keepdims=True))
     log_bi = np.log(bi / bi.sum(axis=2, keepdims=True))
+    # The Neapolitan and the augmented sixths are rare in the sample (a few dozen among
+    # thousands of chords) but are what an analyst looks for: never rarer than NAMED_FLOOR
+    for cls in _NAMED_CLASSES:
+        log_uni[:, cls] = np.maximum(log_uni[:, cls], math.log(NAMED_FLOOR))
+        log_bi[:, :, cls] = np.maximum(log_bi[:, :, cls], math.log(NAMED_FLOOR))
     return log_uni, log_bi
+
+
+#: Probability floor of the named chromatic chords (see :func:`_learned`).
+NAMED_FLOOR = 1 / 100
+#: Classes of the Neapolitan (major triad on the lowered second degree) and of the
+#: augmented sixths (an "other" sonority on the lowered sixth degree).
+_NAMED_CLASSES = (1 * len(TRIADS) + TRIADS.index("major"),
+                  8 * len(TRIADS) + TRIADS.index("other"))
 
 
 # ----------------------------------------------------------------------------------------
@@ -303,6 +316,9 @@ def _evidence(notes: VoicedNotes, units: Units, s: RomanSettings) -> _Evidence:
     # a seventh chord must sound its seventh; otherwise it is the triad
     fit -= 5.0 * (is7[None, :] & ~present[:, np.maximum(SEVENTH, 0)])
     fit -= s.seventh_decoration * is7[None, :] * decor[:, np.maximum(SEVENTH, 0)]
+    # the French sixth is told from the Italian by its added fourth (D in Ab-C-D-F#)
+    french = CTYPE == [t.name for t in CHORD_TYPES].index("french-sixth")
+    fit -= 5.0 * (french[None, :] & ~present[:, FIFTH])
     b = bass[:, None]
     fit += s.bass_root * (b == ROOT[None, :])
     fit += s.bass_third * (b == THIRD[None, :])
