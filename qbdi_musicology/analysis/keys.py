@@ -77,10 +77,11 @@ def log_profiles() -> np.ndarray:
 def relation_cost() -> np.ndarray:
     """``(24, 24)`` extra cost of moving from one key to another, 0 on the diagonal.
 
-    A modulation to a closely related key (one accidental apart, or the relative key) is
-    the common case; the cost grows with the distance of the key signatures on the circle
-    of fifths, so that a far key needs more evidence. Parallel keys (A major / A minor)
-    share a tonic and count as two steps apart.
+    A modulation to a closely related key (the relative key, or one accidental apart) is
+    the common case and costs nothing extra; beyond that the cost grows with the distance
+    of the key signatures on the circle of fifths (plus a half step for leaving the
+    related keys), so that a far key needs more evidence. Parallel keys (A major / A
+    minor, three accidentals apart) cost 2.5.
     """
     out = np.zeros((N_KEYS, N_KEYS))
     for a in range(N_KEYS):

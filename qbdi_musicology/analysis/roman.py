@@ -18,7 +18,9 @@ What an analyst does, and how this module does it:
    is; minus a cost for changing chord and a larger one for changing key (more for a
    distant key). A modulation is therefore found only where several chords in a row
    are better explained in a new key; a single chromatic chord stays an applied chord
-   (V7/V, viio7/ii) in the old key.
+   (V7/V, viio7/ii) in the old key. Three habits of tonal music lean the search: a
+   phrase ending (a fermata) on a tonic triad confirms its key, the last chord is the
+   tonic of its key, and the piece starts in the key of its final bass note.
 4. **Figures.** Each chord becomes the numeral analysts write in its local key: case and
    quality marks (``ii``, ``viio``, ``III+``), inversions (``I6``, ``V65``, ``V43``),
    sevenths, applied dominants and leading-tone chords (``V7/V``, ``viio7/ii``), the
@@ -134,6 +136,11 @@ class RomanSettings:
     ``-missing_third`` when those are silent; ``bass_root`` / ``bass_third`` when they are
     the lowest note, ``-bass_foreign`` when the bass is no chord tone; ``-seventh_cost``
     for a seventh chord (a triad is the simpler reading of the same notes).
+
+    The search adds, per unit, ``fit_weight`` x fit, ``chord_in_key`` x log P(chord class
+    | mode), ``key_profile`` x the notes' log-likelihood in the key, and per change
+    ``progression`` x log P(next class | class, mode) - ``change_cost``, or at a new key
+    ``-key_change - key_distance`` x (circle-of-fifths steps beyond the next one).
     """
 
     chord_tone: float = 1.0
