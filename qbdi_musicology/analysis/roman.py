@@ -651,7 +651,8 @@ def _table(score, notes, units, ev, key_of, chord_of, sharps) -> pd.DataFrame:
             continue
         changed = key_of[j] != key_of[j - 1] or chord_of[j] != chord_of[j - 1]
         b, last = int(ev.bass[j]), int(ev.bass[starts[-1]])
-        inverted = b >= 0 and b != last and MEMBER[chord_of[j], b] > 0 \
+        inverted = b >= 0 and last >= 0 and b != last and MEMBER[chord_of[j], b] > 0 \
+            and MEMBER[chord_of[j], last] > 0 \
             and bool(np.any(np.abs(notes.start - units.start[j]) < 1e-6))
         if changed or inverted:
             starts.append(j)
@@ -682,10 +683,18 @@ def _table(score, notes, units, ev, key_of, chord_of, sharps) -> pd.DataFrame:
         rows["key"].append(K.key_label(kobj))
         rows["key_change"].append(kidx != prev_key)
         rows["roman"].append(fig)
-        rows["root"].append(_root_name(int(ROOT[c]), ev.spelling[a], kobj))
-        rows["root_pc"].append(int(ROOT[c]))
+        root_pc, root = int(ROOT[c]), _root_name(int(ROOT[c]), ev.spelling[a], kobj)
+        triad = CHORD_TYPES[CTYPE[c]].triad
+        if fig.startswith(("It", "Ger", "Fr")):
+            # an augmented sixth is no triad; its root is named as music21 and the human
+            # analyses name it (the raised fourth degree, the second for the French sixth)
+            from music21 import roman as m21roman
+            r = m21roman.RomanNumeral(fig, kobj).root()
+            root_pc, root, triad = r.pitchClass, r.name.replace("-", "b"), "other"
+        rows["root"].append(root)
+        rows["root_pc"].append(root_pc)
         rows["quality"].append(CHORD_TYPES[CTYPE[c]].name)
-        rows["triad"].append(CHORD_TYPES[CTYPE[c]].triad)
+        rows["triad"].append(triad)
         rows["bass_pc"].append(bass)
         rows["cadential_64"].append(bool(cad))
         rows["nonchord_tones"].append(_decorations(notes, units, a, b, c, nxt))

@@ -11,7 +11,7 @@ analyses shipped with music21 are written::
 
 One line per bar: ``m<bar>``, then the chords, each preceded by ``b<beat>`` unless it is on
 the downbeat, and by ``<Key>:`` where the local key changes (upper case major, lower case
-minor, ``-`` for flat).
+minor, ``b`` for flat: ``Bb:``, ``eb:``).
 
 The CSV has one row per chord change with the columns ``measure, beat, root, quality,
 roman, key`` (quality as the triad: major, minor, diminished, augmented, other), the
@@ -61,7 +61,8 @@ def to_romantext(analysis: RomanAnalysis, *, title: str | None = None,
                 current_ts = row.time_signature
         token = row.roman
         if row.key_change:
-            token = f"{row.key}: {token}"
+            # RomanText writes flats as "b" (Bb:, eb:); "-" would be read as no key at all
+            token = f"{row.key[0]}{row.key[1:].replace('-', 'b')}: {token}"
         beat = float(row.beat)
         if abs(beat - 1.0) > 1e-6 or any(not t.startswith("\x00") for t in by_measure[m]):
             token = f"b{_beat_text(beat)} {token}"
