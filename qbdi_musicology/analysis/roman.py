@@ -154,6 +154,9 @@ class RomanSettings:
     bass_fifth: float = 0.0
     bass_foreign: float = 0.5
     seventh_cost: float = 0.5
+    #: a note that looks like a decoration counts this much (0-1) as a chord tone: a
+    #: chord should not be built on passing notes and suspensions
+    decoration_credit: float = 1.0
     #: a seventh that only passes (its sounding time that looks decorative) counts against
     #: the seventh chord: V - V7 over a passing seventh is V on the beat
     seventh_decoration: float = 1.0
@@ -313,7 +316,8 @@ def _evidence(notes: VoicedNotes, units: Units, s: RomanSettings) -> _Evidence:
 
     present = weight > 1e-9
     cost = (weight - decor) * s.foreign + decor * s.foreign_decoration
-    fit = s.chord_tone * (weight @ MEMBER.T) - cost @ (1.0 - MEMBER).T
+    credit = weight - (1.0 - s.decoration_credit) * decor
+    fit = s.chord_tone * (credit @ MEMBER.T) - cost @ (1.0 - MEMBER).T
     fit -= s.missing_root * ~present[:, ROOT]
     fit -= s.missing_third * ~present[:, THIRD]
     has_fifth = present[:, FIFTH]
@@ -468,7 +472,8 @@ def _inversion(chord: int, bass: int) -> str:
     return ("", "6", "64")[pos]
 
 
-def figure(chord: int, bass: int, key: int, sounding: set[int] | None = None) -> str:
+def figure(chord: int, bass: int, key: int, sounding: set[int] | None = None,
+           next_bass: int | None = None) -> str:
     """The Roman numeral of ``chord`` (index into the chord table) in ``key`` (0-23).
 
     Diatonic chords (in minor: natural, harmonic and melodic scales) get a plain numeral;
@@ -480,7 +485,9 @@ def figure(chord: int, bass: int, key: int, sounding: set[int] | None = None) ->
     sixth (``It6``); the French sixth is ``Fr43``.
 
     ``sounding`` (pitch classes heard with the chord) tells a German sixth from an Italian
-    one, which lacks the fifth above the bass.
+    one, which lacks the fifth above the bass. ``next_bass`` (the pitch class of the next
+    chord's bass, if known) must be the dominant for an augmented sixth: the lowered sixth
+    degree falls to it; otherwise the sonority is the plain chord it sounds like (``bVI7``).
 
     Example: D-F#-A-C over C in C major (key 0) is ``V42/V``.
     """
@@ -492,9 +499,10 @@ def figure(chord: int, bass: int, key: int, sounding: set[int] | None = None) ->
     rel = {(p - tonic) % 12 for p in pcs}
     inv = _inversion(chord, bass)
     scale = _MAJOR_SCALE if mode == "major" else _MINOR_SCALE
-    if ct.name == "french-sixth":
+    resolves = next_bass is None or (next_bass - tonic) % 12 == 7
+    if ct.name == "french-sixth" and resolves:
         return "Fr43"
-    if degree == 8 and ct.name == "dominant-seventh" and bass == root:
+    if degree == 8 and ct.name == "dominant-seventh" and bass == root and resolves:
         if sounding is not None and int(FIFTH[chord]) not in sounding:
             return "It6"
         return "Ger65"
@@ -649,8 +657,10 @@ def _table(score, notes, units, ev, key_of, chord_of, sharps) -> pd.DataFrame:
             continue
         if silent[j]:
             continue
-        changed = key_of[j] != key_of[j - 1] or chord_of[j] != chord_of[j - 1]
-        b, last = int(ev.bass[j]), int(ev.bass[starts[-1]])
+        # compared with the row running now (a silent unit in between changes nothing)
+        r = starts[-1]
+        changed = key_of[j] != key_of[r] or chord_of[j] != chord_of[r]
+        b, last = int(ev.bass[j]), int(ev.bass[r])
         inverted = b >= 0 and last >= 0 and b != last and MEMBER[chord_of[j], b] > 0 \
             and MEMBER[chord_of[j], last] > 0 \
             and bool(np.any(np.abs(notes.start - units.start[j]) < 1e-6))
@@ -670,7 +680,8 @@ def _table(score, notes, units, ev, key_of, chord_of, sharps) -> pd.DataFrame:
         nxt = chords[i + 1] if i + 1 < len(spans) else None
         bass = int(ev.bass[a])
         heard = {int(p) for p in np.nonzero(ev.weight[a:b].sum(axis=0) > 1e-9)[0]}
-        fig = figure(c, bass, kidx, heard)
+        next_bass = int(ev.bass[spans[i + 1][0]]) if i + 1 < len(spans) else -1
+        fig = figure(c, bass, kidx, heard, next_bass)
         tonic, _ = K.key_tonic_mode(kidx)
         cad = (CHORD_TYPES[CTYPE[c]].name == "major" and int(ROOT[c]) == tonic
                and bass == (tonic + 7) % 12 and nxt is not None

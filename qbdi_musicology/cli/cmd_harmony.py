@@ -83,7 +83,7 @@ def run(args) -> int:
         columns={"triad": "quality"}).join(extra.rename(columns={"quality": "chord_type"}))
     write_text_atomic(targets["csv"], frame.to_csv(index=False))
     keys = analysis.keys()
-    route = " -> ".join(f"{k} (m{m} b{b:g})" for m, b, k in
+    route = " -> ".join(f"{k.replace('-', 'b')} (m{m} b{b:g})" for m, b, k in
                         zip(keys["measure"], keys["beat"], keys["key"]))
     gk = analysis.global_key()
     print(f"key: {gk.tonic.name.replace('-', 'b')} {gk.mode}; local keys: {route}")
