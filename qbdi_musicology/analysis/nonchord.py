@@ -178,8 +178,10 @@ def decoration_likelihood(notes: VoicedNotes, beat_starts: np.ndarray) -> np.nda
 
     Read from the line alone, before any chord is chosen:
 
-    * left by step (passing, neighbour, suspension, appoggiatura): likely, more so when the
-      note is short;
+    * left by step (passing, neighbour, suspension, appoggiatura): likely when the note is
+      short (an eighth or less), or struck off the beat and falling; surely when, off the
+      beat, it also came by step; a long note struck on the beat only when prepared by the
+      same pitch and falling (a suspension), barely otherwise;
     * struck on a weak part of the beat, approached by step and left by a repeated pitch
       (an anticipation);
     * a bass note held across three beats or more (a pedal) counts partly.
@@ -234,9 +236,6 @@ def classify(notes: VoicedNotes, i: int, chord_pcs_here: set[int],
     step_out = next_m >= 0 and 1 <= abs(next_m - m) <= 2
     if prev_m == m and step_out and next_m < m:
         return "suspension"  # prepared by the same pitch, resolved down by step
-    if on_beat and step_out and next_m < m and notes.prev_end[i] > notes.start[i] - 1e-6 \
-            and prev_m == m:
-        return "suspension"
     if step_in and step_out:
         return "passing" if (m - prev_m) * (next_m - m) > 0 else "neighbour"
     if step_out and on_beat:

@@ -56,7 +56,7 @@ def _stem(text: str) -> str:
 
 def run(args) -> int:
     from ..analysis.roman import analyse_roman
-    from ..analysis.romantext import to_csv, to_romantext
+    from ..analysis.romantext import to_romantext
     from ..annotate.roman import write_roman_musicxml
     from ..fileio import write_text_atomic
 
