@@ -6,7 +6,7 @@ functions are exported by ``qbdi_musicology`` itself::
     import qbdi_musicology as q
     chorale = q.load("corpus:bach-chorales/bwv66.6")
     improvisations = q.sweep(chorale, rates=[float("inf"), 8, 0], seed=1)
-    q.annotate(chorale, improvisations[8], rate=8).write("musicxml", "rate-8.musicxml")
+    q.annotate_pair(chorale, improvisations[8], rate=8).write("musicxml", "rate-8.musicxml")
     q.drift_table(chorale, improvisations)[["rate", "triad_agreement", "tonic_share"]]
 
 No function changes its input score; every score returned is a new music21 ``Score``.
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 __all__ = ["load", "load_model", "bar_structure", "metric_score", "improvise", "sweep",
-           "add_chord_labels", "chord_labels", "annotate", "drift_table", "write"]
+           "add_chord_labels", "chord_labels", "annotate_pair", "drift_table", "write"]
 
 
 def load(query: str | Path, **options):
@@ -120,15 +120,15 @@ def add_chord_labels(score, *, per: str = "bar", key=None):
     return label_score(score, per=per, key=key)
 
 
-def annotate(query, improvisation, *, rate: Any = None, per: str = "bar", key=None):
+def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", key=None):
     """The query's staves over the improvisation's, bar over bar, with the harmony written in.
 
     Chord symbols, Roman numerals (query's key) and collisions (red notes, "G vs D").
-    Example: ``annotate(chorale, improvisations[8], rate=8)``.
+    Example: ``annotate_pair(chorale, improvisations[8], rate=8)``.
     """
-    from .annotate.harmony import annotate_pair
+    from .annotate.harmony import annotate_pair as _pair
 
-    return annotate_pair(query, improvisation, rate=rate, per=per, key=key)
+    return _pair(query, improvisation, rate=rate, per=per, key=key)
 
 
 def drift_table(query, improvisations: Mapping[Any, Any], *, per: str = "bar", key=None):

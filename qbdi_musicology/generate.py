@@ -159,19 +159,22 @@ def encode_bars(net, bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode(score, model, *, parts: Sequence[int | str] | None = None,
-           meter_map: str = "scale") -> Encoding:
+           meter_map: str = "scale", key=None) -> Encoding:
     """Read a query score on the model's grid and encode every bar.
 
     The query is first written on its metric bars (:func:`qbdi_musicology.bars.metric_score`:
     split bars joined, pickup kept); each of its bars, in any meter, becomes one model bar
-    (``meter_map``, see :mod:`qbdi_musicology.bars`). Raises :class:`InputError` for an
-    empty query or one without a note the grid can hold.
+    (``meter_map``, see :mod:`qbdi_musicology.bars`). The query's key is found once
+    (:func:`qbdi_musicology.analysis.keys.score_key`) unless ``key`` (``'D'``, ``'f#'``, a
+    music21 Key) says it; the sweep falls back on its tonic and writes the improvisation in
+    it. Raises :class:`InputError` for an empty query or one without a note the grid can
+    hold.
 
     Example: ``encode(corpus.parse("bach/bwv66.6"), model).mu.shape`` -> ``(10, 32)``.
     """
     from .analysis.chroma import bars_chroma
     from .bars import metric_score
-    from .model import key_of_chroma, normalising_shift
+    from .model import normalising_shift
     from .pianoroll import convert_score, transpose_bars
 
     net, _ = _model_parts(model)
@@ -195,7 +198,13 @@ def encode(score, model, *, parts: Sequence[int | str] | None = None,
     if not bars[..., PLAY].any():
         raise InputError(f"query {title!r} has no note in the model's range (MIDI "
                          f"{grid.low_pitch}-{grid.high_pitch}); give a score with notes")
-    key = key_of_chroma(bars_chroma(bars, grid).sum(axis=0))
+    if key is None:
+        from .analysis.keys import score_key
+        found = score_key(score)
+    else:
+        from .analysis.chords import resolve_key
+        found = resolve_key(key)
+    key = (found.tonic.pitchClass, "minor" if found.mode == "minor" else "major")
     shift = normalising_shift(*key) if net.config.key_normalise else 0
     model_bars = transpose_bars(bars, shift, grid) if shift else bars
     mu, logvar = encode_bars(net, model_bars)
@@ -357,7 +366,7 @@ def _fields(provenance: dict, *, seed: int, threshold: float, enc: Encoding | No
 
 def query(score, model, *, seed: int = 0, threshold: float = 0.5, rate: float = math.inf,
           channel=None, include_query: bool = False,
-          parts: Sequence[int | str] | None = None, meter_map: str = "scale"):
+          parts: Sequence[int | str] | None = None, meter_map: str = "scale", key=None):
     """Improvise on ``score`` bar by bar through a channel of ``rate`` bits per bar.
 
     ``rate=inf`` decodes each bar's own latent code (the paper's query); a finite rate passes
@@ -369,13 +378,14 @@ def query(score, model, *, seed: int = 0, threshold: float = 0.5, rate: float = 
     10-bar 4/4 piano score titled "Improvisation on bwv66.6 (R = 8 bits/bar)".
     """
     return sweep(score, model, [rate], seed=seed, threshold=threshold, channel=channel,
-                 include_query=include_query, parts=parts, meter_map=meter_map)[0][1]
+                 include_query=include_query, parts=parts, meter_map=meter_map,
+                 key=key)[0][1]
 
 
 def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: float = 0.5,
           channel=None, include_query: bool = False,
           parts: Sequence[int | str] | None = None, meter_map: str = "scale",
-          encoding: Encoding | None = None) -> list[tuple[float, Any, Any]]:
+          encoding: Encoding | None = None, key=None) -> list[tuple[float, Any, Any]]:
     """The query at several rates, encoded once: a list of ``(rate, Score, ChannelResult)``.
 
     The channel noise is shared across rates (common random numbers), so the differences
@@ -391,7 +401,7 @@ def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: flo
     net, provenance = _model_parts(model)
     channel = channel if channel is not None else default_channel(net)
     enc = encoding if encoding is not None else encode(score, model, parts=parts,
-                                                         meter_map=meter_map)
+                                                         meter_map=meter_map, key=key)
     results = transmit_many(enc.mu, enc.logvar, list(rates), seed=int(seed), options=channel,
                             mean_vector=channel_mean_vector(net, enc, channel))
     out = []

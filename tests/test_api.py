@@ -38,9 +38,16 @@ def test_the_docs_example_runs_and_its_numbers_are_the_tables(tmp_path, monkeypa
 
 def test_help_lists_the_public_functions_with_one_line_docstrings():
     names = ["load", "load_model", "bar_structure", "metric_score", "improvise", "sweep",
-             "add_chord_labels", "chord_labels", "annotate", "drift_table", "write"]
+             "add_chord_labels", "chord_labels", "annotate_pair", "drift_table", "write"]
     assert [n for n in q.__all__ if n != "__version__"] == names
+    # no module of the package shadows a public function once it is imported
+    import importlib
+    import pkgutil
+    for info in pkgutil.walk_packages(q.__path__, "qbdi_musicology."):
+        if ".cli." not in info.name:
+            importlib.import_module(info.name)
     for name in names:
+        assert callable(getattr(q, name)), name
         doc = getattr(q, name).__doc__
         assert doc and doc.strip().splitlines()[0].endswith("."), name
 

@@ -350,19 +350,19 @@ def _spelled_key(tonic_pc: int, mode: str, sharps: int | None):
 def resolve_key(key, score=None, chroma_total: np.ndarray | None = None):
     """Turn ``key`` (None, ``'C'``, ``'f#'``, ``'E- major'``, a music21 Key) into a Key.
 
-    ``None`` means: estimate it from the score's sounding notes (or ``chroma_total``). Upper
-    case is major and lower case minor, as in music21: ``'a'`` is A minor.
+    ``None`` means: the score's key (:func:`qbdi_musicology.analysis.keys.score_key`, the
+    one key estimator of the package, from the Roman-numeral analysis's local keys), or
+    without a score the best key profile of ``chroma_total``. Upper case is major and lower
+    case minor, as in music21: ``'a'`` is A minor.
     """
     from music21 import key as m21key
     if key is None:
-        sharps = None
         if score is not None:
-            from music21 import key as k_
-            sigs = list(score.recurse().getElementsByClass(k_.KeySignature))
-            sharps = sigs[0].sharps if sigs else None
-        if chroma_total is None:
-            chroma_total = score_segments(score, "bar").chroma.sum(axis=0)
-        return estimate_key(chroma_total, sharps)
+            if chroma_total is not None and not np.asarray(chroma_total).any():
+                return None  # nothing sounds: no key
+            from .keys import score_key
+            return score_key(score)  # the one key of the package (local keys, Roman analysis)
+        return estimate_key(chroma_total, None)
     if isinstance(key, m21key.Key):
         return key
     if isinstance(key, m21key.KeySignature):

@@ -107,3 +107,24 @@ def global_key(score_or_analysis, key_signature_sharps: int | None = None):
     analysis = score_or_analysis if isinstance(score_or_analysis, RomanAnalysis) \
         else analyse_roman(score_or_analysis)
     return analysis.global_key()
+
+
+#: Where :func:`score_key` keeps a score's key on the score itself (found once per score).
+KEY_MARK = "_qbdi_key"
+
+
+def score_key(score):
+    """The one key of a score for the whole package: :func:`global_key` of its metric bars.
+
+    Found once and kept on the score (the query's metric score, which the sweep, the
+    annotated scores, the drift table and ``qbdi evaluate`` all share), so every step names
+    the same tonic. Example: bwv66.6 gives F-sharp minor.
+    """
+    from ..bars import metric_score
+
+    metric = metric_score(score)
+    found = getattr(metric, KEY_MARK, None)
+    if found is None:
+        found = global_key(metric)
+        setattr(metric, KEY_MARK, found)
+    return found
