@@ -91,8 +91,9 @@ def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rate
     from .. import batch
     from ..errors import QbdiError
 
+    # MIDI files too: the report and the classroom page play them (see report.audio).
     summary = batch.run_batch([query], out_dir, rates=list(rates), model=model, seed=seed,
-                              jobs=1, progress=True)
+                              jobs=1, progress=True, options={"midi": True})
     if summary.failed:
         raise QbdiError(f"{query}: the improvisation failed: {summary.failed[0].error}")
     folder = batch.query_dir(out_dir, summary.records[0].query_id)
@@ -103,7 +104,7 @@ def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rate
         path = folder / batch.rate_file_name(rate)
         if path.exists():
             result.outputs[f"rate {batch.rate_label(rate)}"] = path
-    for role in ("html", "markdown", "csv"):
+    for role in ("html", "lesson", "markdown", "csv"):
         if role in (summary.report_files or {}):
             result.outputs[role] = summary.report_files[role]
     table = summary.table
