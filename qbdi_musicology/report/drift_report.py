@@ -561,15 +561,16 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
             parts.append(f"<figure>{_img(png, title)}</figure>")
     parts.append("<h2>Drift overview score</h2>")
     engraved = next((m for m in media.values() if m.overview and m.overview.pages), None)
-    if overview_png is not None:
-        parts.append(f"<p>{esc(overview_note)}: the query on top, then the improvisation at "
-                     "each rate, bar by bar.</p>"
-                     f"<div class='overview'>{_img(overview_png, 'drift overview')}</div>")
-    elif engraved is not None:
+    if engraved is not None:
         parts.append(f"<p>The drift overview of {esc(engraved.title)}: the query on top, "
                      "then the improvisation at each rate, bar by bar.</p>"
                      + pages_html(engraved.overview, f"drift overview of {engraved.title}"))
-    else:
+    if overview_png is not None:
+        parts.append(f"<p>{esc(overview_note)}"
+                     + (", as MuseScore draws it" if engraved is not None else
+                        ": the query on top, then the improvisation at each rate, bar by bar")
+                     + f".</p><div class='overview'>{_img(overview_png, 'drift overview')}</div>")
+    elif engraved is None:
         parts.append(f"<p>{esc(overview_note or 'not rendered')}.</p>")
     if failed:
         parts.append("<h2 class='failed'>Queries that could not be analysed</h2><ul>")

@@ -81,6 +81,9 @@ def engrave_file(source: str | os.PathLike, layout: PageLayout = DEFAULT_LAYOUT
         raise InputError("engraving needs verovio: pip install verovio") from exc
     if not source.is_file():
         raise InputError(f"{source}: no such score to engrave")
+    # verovio warns on stderr about details it handles (a beam left open across a bar
+    # line); errors only, and those reach the caller through the exception below.
+    verovio.enableLog(verovio.LOG_ERROR)
     toolkit = verovio.toolkit()
     toolkit.setOptions(layout.verovio_options())
     if not toolkit.loadData(source.read_text(encoding="utf-8")):

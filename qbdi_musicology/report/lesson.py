@@ -43,13 +43,12 @@ LESSON_NUMBERS: dict[str, tuple[str, str]] = {
 
 
 def number_text(value: Any) -> str:
-    """A number as the report's tables write it: ``0.8 -> '0.800'``, ``8.0 -> '8'``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A number exactly as the report's tables write it: ``0.8 -> '0.800'``, ``8.0 -> '8'``."""
+    from .drift_report import _fmt
+
+    if value is None:
         return "-"
-    value = float(value)
-    if math.isinf(value):
-        return "full"
-    return f"{value:.0f}" if value.is_integer() else f"{value:.3f}"
+    return _fmt(float(value))
 
 
 def _bars_text(share: Any, bars: int | None) -> str:
