@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -396,17 +397,25 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
                                                          png)
 
     media: dict[str, Any] = {}
-    with stage("scores and sounds"):
-        if render:
-            media = _write_media(table, records, queries_root, report_dir, files)
-
     overview_png: bytes | None = None
     overview_note = ""
-    with stage("render overview"):
-        if render:
-            overview_png, overview_note = _render_overview(records, queries_root, report_dir)
-            if overview_png is not None:
-                files["overview"] = report_dir / "overview.png"
+    # MuseScore, where installed, draws the overview in a process of its own (seconds):
+    # it runs while verovio engraves and FluidSynth plays the scores.
+    muse = ThreadPoolExecutor(max_workers=1) if render else None
+    try:
+        drawing = (muse.submit(_render_overview, records, queries_root, report_dir)
+                   if muse is not None else None)
+        with stage("scores and sounds"):
+            if render:
+                media = _write_media(table, records, queries_root, report_dir, files)
+        with stage("render overview"):
+            if drawing is not None:
+                overview_png, overview_note = drawing.result()
+                if overview_png is not None:
+                    files["overview"] = report_dir / "overview.png"
+    finally:
+        if muse is not None:
+            muse.shutdown(wait=True)
 
     with stage("html and markdown"):
         overall = overall_verdict(table) if has_data else None

@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import logging
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..batch import rate_file_name
 from ..errors import QbdiError
-from ..fileio import write_bytes_atomic
+from ..fileio import write_bytes_atomic, write_text_atomic
 from . import audio, engrave
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,14 @@ def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path
 
     ``record`` is the batch's record of the query (``query_id``, ``files``, ``info``);
     ``rates`` the rates to show, highest first on the pages. A score or a sound that fails
-    is left out with a note; the report is written all the same.
+    is left out with a note; the report is written all the same. A rerun reuses every
+    picture and sound whose source (and engraving or synthesis settings) did not change.
     """
     folder = Path(queries_root) / record.query_id
     report_dir = Path(report_dir)
     target = report_dir / MEDIA_FOLDER / record.query_id
-    title = str(record.info.get("title", record.query_id))
-    media = QueryMedia(record.query_id, title)
-    written: set[Path] = set()
+    media = QueryMedia(record.query_id, str(record.info.get("title", record.query_id)))
+    sources = _Sources(target)
     ordered = sorted({float(r) for r in rates}, reverse=True)
 
     problem = audio.audio_problem() if sound else "No audio was asked for."
@@ -115,18 +116,7 @@ def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path
             midis = {"query": folder / "query.mid"}
             midis.update({rate_file_name(r, ""): folder / rate_file_name(r, ".mid")
                           for r in ordered})
-            first_of: dict[str, Any] = {}  # equal MIDI files (e.g. 256 and full rate) once
-            for key, midi in midis.items():
-                if not midi.is_file():
-                    continue
-                digest = hashlib.sha256(midi.read_bytes()).hexdigest()
-                if digest not in first_of:
-                    first_of[digest] = pool.submit(audio.render_midi, midi,
-                                                   target / f"{key}{audio.AUDIO_SUFFIX}")
-                    jobs[key] = first_of[digest]
-                else:
-                    jobs[key] = pool.submit(_copy_when_done, first_of[digest],
-                                            target / f"{key}{audio.AUDIO_SUFFIX}")
+            jobs = _start_sounds(midis, target, sources, pool)
             if not jobs:
                 media.notes.append("No audio: no MIDI files were written for this query "
                                    "(qbdi demo and analyses/teaching_demo.py write them).")
@@ -139,23 +129,23 @@ def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path
         for rate in ordered:
             key = rate_file_name(rate, "")
             view = ScoreView(key, rate_words(rate), rate)
-            view.pages = _engrave(folder / rate_file_name(rate), target, key, media, written,
+            view.pages = _engrave(folder / rate_file_name(rate), target, key, media, sources,
                                   report_dir)
             media.views.append(view)
         overview = folder / "overview.musicxml"
         if overview.is_file():
             media.overview = ScoreView("overview", "drift overview", None)
-            media.overview.pages = _engrave(overview, target, "overview", media, written,
+            media.overview.pages = _engrave(overview, target, "overview", media, sources,
                                             report_dir)
 
-        for key, job in jobs.items():
+        for key, (job, digest) in jobs.items():
             try:
                 path = job.result()
             except QbdiError as exc:
                 log.warning("%s", exc)
                 media.notes.append(f"No audio for {key}: {' '.join(str(exc).split())[:200]}")
                 continue
-            written.add(path)
+            sources.record(f"sound {key}", digest, [path])
             if key == "query":
                 media.query_audio = _rel(path, report_dir)
             else:
@@ -164,26 +154,92 @@ def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
-    _remove_stale(target, written)
+    _remove_stale(target, sources.written())
+    sources.save()
     return media
 
 
-def _copy_when_done(job: Any, target: Path) -> Path:
+class _Sources:
+    """What each picture and sound was made from (``sources.json``), for reruns."""
+
+    NAME = "sources.json"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            self.old = json.loads((folder / self.NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.old = {}
+        self.new: dict[str, dict[str, Any]] = {}
+
+    def reusable(self, name: str, digest: str) -> list[Path] | None:
+        """The files made earlier from the same source, if they are all still there."""
+        entry = self.old.get(name, {})
+        if entry.get("digest") != digest or not entry.get("files"):
+            return None
+        files = [self.folder / f for f in entry["files"]]
+        return files if all(f.is_file() for f in files) else None
+
+    def record(self, name: str, digest: str, files: Sequence[Path]) -> None:
+        """Note the files made (or reused) from ``digest`` under ``name``."""
+        self.new[name] = {"digest": digest, "files": [Path(f).name for f in files]}
+
+    def written(self) -> set[Path]:
+        return {self.folder / f for entry in self.new.values() for f in entry["files"]}
+
+    def save(self) -> None:
+        if self.new or (self.folder / self.NAME).exists():
+            write_text_atomic(self.folder / self.NAME,
+                              json.dumps(self.new, indent=1, sort_keys=True) + "\n")
+
+
+def _digest(data: bytes, *settings: Any) -> str:
+    return hashlib.sha256(data + repr(settings).encode()).hexdigest()
+
+
+def _start_sounds(midis: dict[str, Path], target: Path, sources: _Sources,
+                  pool: ThreadPoolExecutor) -> dict[str, tuple[Future, str]]:
+    """Start rendering each MIDI file that has no up-to-date sound; key -> (job, digest)."""
+    font = audio.find_soundfont()
+    settings = (str(font), audio.SAMPLE_RATE, audio.CHANNELS, audio.GAIN)
+    jobs: dict[str, tuple[Future, str]] = {}
+    first_of: dict[str, Future] = {}  # equal MIDI files (e.g. 256 and full rate) once
+    for key, midi in midis.items():
+        if not midi.is_file():
+            continue
+        digest = _digest(midi.read_bytes(), *settings)
+        mp3 = target / f"{key}{audio.AUDIO_SUFFIX}"
+        if sources.reusable(f"sound {key}", digest) == [mp3]:
+            job: Future = Future()
+            job.set_result(mp3)
+        elif digest in first_of:
+            job = pool.submit(_copy_when_done, first_of[digest], mp3)
+        else:
+            job = first_of[digest] = pool.submit(audio.render_midi, midi, mp3)
+        jobs[key] = (job, digest)
+    return jobs
+
+
+def _copy_when_done(job: Future, target: Path) -> Path:
     """Copy the sound another job renders from the same MIDI bytes."""
     return write_bytes_atomic(target, Path(job.result()).read_bytes())
 
 
-def _engrave(source: Path, target: Path, stem: str, media: QueryMedia, written: set[Path],
+def _engrave(source: Path, target: Path, stem: str, media: QueryMedia, sources: _Sources,
              report_dir: Path) -> list[str]:
     if not source.is_file() or engrave.engraver_version() is None:
         return []
-    try:
-        pages = engrave.engrave_to_files(source, target, stem)
-    except QbdiError as exc:
-        log.warning("%s", exc)
-        media.notes.append(f"No picture of {source.name}: {' '.join(str(exc).split())[:200]}")
-        return []
-    written.update(pages)
+    digest = _digest(source.read_bytes(), engrave.engraver_version(), engrave.DEFAULT_LAYOUT)
+    pages = sources.reusable(f"score {stem}", digest)
+    if pages is None:
+        try:
+            pages = engrave.engrave_to_files(source, target, stem)
+        except QbdiError as exc:
+            log.warning("%s", exc)
+            media.notes.append(f"No picture of {source.name}: "
+                               f"{' '.join(str(exc).split())[:200]}")
+            return []
+    sources.record(f"score {stem}", digest, pages)
     return [_rel(p, report_dir) for p in pages]
 
 
