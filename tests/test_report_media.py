@@ -51,6 +51,12 @@ def test_engraving_is_svg_with_the_chord_symbols_and_deterministic(query_folder,
     pages = engrave.engrave_file(query_folder / "rate-inf.musicxml")
     assert len(pages) == 1 and pages[0].startswith("<svg") and 'class="harm"' in pages[0]
     assert engrave.engrave_file(query_folder / "rate-inf.musicxml") == pages
+    # The same in a worker thread (verovio finds its fonts only when told where they are).
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(engrave.engrave_file, query_folder / "rate-inf.musicxml"
+                           ).result() == pages
     # A longer earlier engraving of the same name leaves no stray page behind.
     (tmp_path / "rate-inf-2.svg").write_text("old")
     written = engrave.engrave_to_files(query_folder / "rate-inf.musicxml", tmp_path, "rate-inf")

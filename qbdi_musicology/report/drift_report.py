@@ -390,30 +390,33 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
         write_text_atomic(files["verdicts"],
                           verdict_table.to_csv(index=False, lineterminator="\n"))
 
-    with stage("figures"):
-        figures = figures_for(table) if not table.empty else {}
-        for name, (_, png) in figures.items():
-            files[f"figure {name}"] = write_bytes_atomic(report_dir / "figures" / f"{name}.png",
-                                                         png)
-
     media: dict[str, Any] = {}
+    pending: dict[str, Any] = {}
     overview_png: bytes | None = None
     overview_note = ""
-    # MuseScore, where installed, draws the overview in a process of its own (seconds):
-    # it runs while verovio engraves and FluidSynth plays the scores.
+    # MuseScore (where installed) and FluidSynth work in processes of their own: they draw
+    # the overview and play the scores while the figures are drawn and verovio engraves.
     muse = ThreadPoolExecutor(max_workers=1) if render else None
     try:
         drawing = (muse.submit(_render_overview, records, queries_root, report_dir)
                    if muse is not None else None)
+        if render:
+            pending = _start_media(table, records, queries_root, report_dir)
+        with stage("figures"):
+            figures = figures_for(table) if not table.empty else {}
+            for name, (_, png) in figures.items():
+                files[f"figure {name}"] = write_bytes_atomic(
+                    report_dir / "figures" / f"{name}.png", png)
         with stage("scores and sounds"):
-            if render:
-                media = _write_media(table, records, queries_root, report_dir, files)
+            media = _finish_media(pending, table, report_dir, files)
         with stage("render overview"):
             if drawing is not None:
                 overview_png, overview_note = drawing.result()
                 if overview_png is not None:
                     files["overview"] = report_dir / "overview.png"
     finally:
+        for job in pending.values():
+            job.close()
         if muse is not None:
             muse.shutdown(wait=True)
 
@@ -430,26 +433,34 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
     return files
 
 
-def _write_media(table: pd.DataFrame, records: Sequence[Any], queries_root: Path,
-                 report_dir: Path, files: dict[str, Path]) -> dict[str, Any]:
-    """Pictures and sounds of the first queries, and the classroom page of the first."""
+def _start_media(table: pd.DataFrame, records: Sequence[Any], queries_root: Path,
+                 report_dir: Path) -> dict[str, Any]:
+    """Start the sounds of the first :data:`MEDIA_QUERIES` queries (see :mod:`.media`)."""
+    from .media import PendingMedia
+
+    pending: dict[str, Any] = {}
+    if table.empty or "query_id" not in table.columns:
+        return pending
+    for record in [r for r in records if r.ok][:MEDIA_QUERIES]:
+        rows = table[table["query_id"] == record.query_id]
+        if not rows.empty:
+            pending[record.query_id] = PendingMedia(
+                record, rates=rows["rate"].tolist(), queries_root=queries_root,
+                report_dir=report_dir)
+    return pending
+
+
+def _finish_media(pending: Mapping[str, Any], table: pd.DataFrame, report_dir: Path,
+                  files: dict[str, Path]) -> dict[str, Any]:
+    """Engrave and gather the started queries' media; the classroom page of the first."""
     from .lesson import write_lesson
-    from .media import build_query_media
 
     media: dict[str, Any] = {}
-    done = [r for r in records if r.ok]
-    if table.empty or "query_id" not in table.columns:
-        return media
-    for record in done[:MEDIA_QUERIES]:
-        rows = table[table["query_id"] == record.query_id]
-        if rows.empty:
-            continue
-        media[record.query_id] = build_query_media(
-            record, rates=rows["rate"].tolist(), queries_root=queries_root,
-            report_dir=report_dir)
+    for query_id, job in pending.items():
+        media[query_id] = job.finish()
         if "lesson" not in files:
-            files["lesson"] = write_lesson(rows, media[record.query_id],
-                                           report_dir / "lesson.html")
+            files["lesson"] = write_lesson(table[table["query_id"] == query_id],
+                                           media[query_id], report_dir / "lesson.html")
     return media
 
 

@@ -84,7 +84,11 @@ def engrave_file(source: str | os.PathLike, layout: PageLayout = DEFAULT_LAYOUT
     # verovio warns on stderr about details it handles (a beam left open across a bar
     # line); errors only, and those reach the caller through the exception below.
     verovio.enableLog(verovio.LOG_ERROR)
-    toolkit = verovio.toolkit()
+    # The fonts are found from the package's data folder, named explicitly: verovio's
+    # default lookup works only in the main thread.
+    toolkit = verovio.toolkit(False)
+    if not toolkit.setResourcePath(str(Path(verovio.__file__).parent / "data")):
+        raise InputError("verovio's fonts are missing: reinstall it (pip install verovio)")
     toolkit.setOptions(layout.verovio_options())
     if not toolkit.loadData(source.read_text(encoding="utf-8")):
         raise InputError(f"{source}: verovio could not read this MusicXML "

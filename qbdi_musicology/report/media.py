@@ -100,45 +100,64 @@ def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path
     is left out with a note; the report is written all the same. A rerun reuses every
     picture and sound whose source (and engraving or synthesis settings) did not change.
     """
-    folder = Path(queries_root) / record.query_id
-    report_dir = Path(report_dir)
-    target = report_dir / MEDIA_FOLDER / record.query_id
-    media = QueryMedia(record.query_id, str(record.info.get("title", record.query_id)))
-    sources = _Sources(target)
-    ordered = sorted({float(r) for r in rates}, reverse=True)
-
-    problem = audio.audio_problem() if sound else "No audio was asked for."
-    jobs: dict[str, Any] = {}
-    pool = ThreadPoolExecutor(max_workers=2) if problem is None else None
+    pending = PendingMedia(record, rates=rates, queries_root=queries_root,
+                           report_dir=report_dir, sound=sound)
     try:
-        if pool is not None:
-            # FluidSynth runs as its own process: start the sounds, engrave meanwhile.
-            midis = {"query": folder / "query.mid"}
-            midis.update({rate_file_name(r, ""): folder / rate_file_name(r, ".mid")
-                          for r in ordered})
-            jobs = _start_sounds(midis, target, sources, pool)
-            if not jobs:
-                media.notes.append("No audio: no MIDI files were written for this query "
-                                   "(qbdi demo and analyses/teaching_demo.py write them).")
-        elif sound:
-            media.notes.append(problem)
+        return pending.finish()
+    finally:
+        pending.close()
 
+
+class PendingMedia:
+    """One query's media under way: the sounds start at once (FluidSynth runs as its own
+    process, two at a time), :meth:`finish` engraves the scores and gathers everything.
+
+    Starting early lets the sounds render while the caller does other work (the report
+    draws its figures meanwhile). :meth:`close` waits for what is still running.
+    """
+
+    def __init__(self, record: Any, *, rates: Sequence[float], queries_root: Path,
+                 report_dir: Path, sound: bool = True) -> None:
+        self.folder = Path(queries_root) / record.query_id
+        self.report_dir = Path(report_dir)
+        self.target = self.report_dir / MEDIA_FOLDER / record.query_id
+        self.media = QueryMedia(record.query_id,
+                                str(record.info.get("title", record.query_id)))
+        self.sources = _Sources(self.target)
+        self.rates = sorted({float(r) for r in rates}, reverse=True)
+        self.jobs: dict[str, tuple[Future, str]] = {}
+        problem = audio.audio_problem() if sound else "No audio was asked for."
+        self.pool = ThreadPoolExecutor(max_workers=2) if problem is None else None
+        if self.pool is not None:
+            midis = {"query": self.folder / "query.mid"}
+            midis.update({rate_file_name(r, ""): self.folder / rate_file_name(r, ".mid")
+                          for r in self.rates})
+            self.jobs = _start_sounds(midis, self.target, self.sources, self.pool)
+            if not self.jobs:
+                self.media.notes.append("No audio: no MIDI files were written for this "
+                                        "query (qbdi demo and analyses/teaching_demo.py "
+                                        "write them).")
+        elif sound:
+            self.media.notes.append(problem)
+
+    def finish(self) -> QueryMedia:
+        """Engrave every score, wait for the sounds, tidy the folder; what the pages show."""
+        media, target, sources = self.media, self.target, self.sources
         if engrave.engraver_version() is None:
             media.notes.append("No score pictures: verovio is not installed "
                                "(pip install verovio).")
-        for rate in ordered:
+        for rate in self.rates:
             key = rate_file_name(rate, "")
             view = ScoreView(key, rate_words(rate), rate)
-            view.pages = _engrave(folder / rate_file_name(rate), target, key, media, sources,
-                                  report_dir)
+            view.pages = _engrave(self.folder / rate_file_name(rate), target, key, media,
+                                  sources, self.report_dir)
             media.views.append(view)
-        overview = folder / "overview.musicxml"
+        overview = self.folder / "overview.musicxml"
         if overview.is_file():
             media.overview = ScoreView("overview", "drift overview", None)
             media.overview.pages = _engrave(overview, target, "overview", media, sources,
-                                            report_dir)
-
-        for key, (job, digest) in jobs.items():
+                                            self.report_dir)
+        for key, (job, digest) in self.jobs.items():
             try:
                 path = job.result()
             except QbdiError as exc:
@@ -147,16 +166,18 @@ def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path
                 continue
             sources.record(f"sound {key}", digest, [path])
             if key == "query":
-                media.query_audio = _rel(path, report_dir)
+                media.query_audio = _rel(path, self.report_dir)
             else:
                 view = next(v for v in media.views if v.key == key)
-                view.audio = _rel(path, report_dir)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
-    _remove_stale(target, sources.written())
-    sources.save()
-    return media
+                view.audio = _rel(path, self.report_dir)
+        _remove_stale(target, sources.written())
+        sources.save()
+        return media
+
+    def close(self) -> None:
+        """Wait for the sounds still being rendered (after :meth:`finish`: nothing)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
 
 
 class _Sources:
