@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from browser import (AUDIO_STATE, BROKEN_IMAGES, chromium, chromium_problem, full_screenshot,
-                     open_page, requests)
+                     open_page, requests, wait_for)
 from qbdi_musicology.batch import run_batch
 from qbdi_musicology.report.audio import audio_problem
 from qbdi_musicology.report.drift_report import _fmt
@@ -127,6 +127,10 @@ def test_report_and_lesson_in_headless_chromium(report):
         assert body.get_attribute("data-rate") == "full"
         assert _shown(driver) == expected["full"]
         slider = driver.find_element("id", "rate-slider")
+        sound = audio_problem() is None
+        if sound:  # a teacher stopped the full rate at 0:04: the next rate starts there
+            driver.execute_script("document.getElementById('improvisation-audio')"
+                                  ".currentTime = 4;")
         seen = {}
         for rate in ("32", "0"):  # the slider, one step down at a time
             slider.send_keys(Keys.ARROW_LEFT)
@@ -134,8 +138,17 @@ def test_report_and_lesson_in_headless_chromium(report):
             seen[rate] = _shown(driver)
             assert seen[rate] == expected[rate]
             assert driver.find_element("id", "rate-shown").text.startswith(rate)
-            assert all(f"rate-{int(float(rate)):03d}-" in img.get_attribute("src")
-                       for img in driver.find_elements("css selector", "#score img"))
+            shown = driver.find_elements("css selector", "#score .rate-pages:not([hidden]) img")
+            assert shown and all(f"rate-{int(float(rate)):03d}-" in img.get_attribute("src")
+                                 for img in shown)
+            assert all(img.is_displayed() for img in shown)
+            if sound:
+                position = wait_for(driver, (
+                    "var a = document.getElementById('improvisation-audio');"
+                    "return a.readyState >= 1 && a.currentTime > 0 && "
+                    "[a.getAttribute('src'), a.currentTime];"))
+                assert position and position[0].endswith(f"rate-{int(float(rate)):03d}.mp3")
+                assert position[1] == pytest.approx(4, abs=0.1)
         assert seen["0"] != expected["full"], "the numbers must change with the rate"
         _assert_loaded_offline(driver, "lesson.html at rate 0")
         full_screenshot(driver, report / "lesson-screenshot.png", max_height=1600)

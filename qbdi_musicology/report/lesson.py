@@ -121,6 +121,7 @@ padding:.6rem 1rem}
 audio{width:22rem;max-width:100%}
 .note{font-size:1rem;color:#7a4b00}
 #score img{display:block;width:100%;background:#fff;border:1px solid #ccc;margin:0 0 .6rem}
+#score [hidden]{display:none}
 """
 
 _SCRIPT = """
@@ -129,7 +130,18 @@ _SCRIPT = """
   var slider = document.getElementById('rate-slider');
   var buttons = document.querySelectorAll('.buttons button');
   var player = document.getElementById('improvisation-audio');
-  var score = document.getElementById('score');
+  var groups = document.querySelectorAll('#score .rate-pages');
+  function follow(src){
+    // Keep the place: a rate heard from 0:12 goes on from 0:12 at the new rate.
+    var at = player.currentTime, playing = !player.paused;
+    player.setAttribute('src', src);
+    player.addEventListener('loadedmetadata', function once(){
+      player.removeEventListener('loadedmetadata', once);
+      if (at > 0 && at < player.duration){ player.currentTime = at; }
+      if (playing){ player.play(); }
+    });
+    player.load();
+  }
   function show(i){
     var r = data.rates[i];
     slider.value = String(i);
@@ -144,19 +156,16 @@ _SCRIPT = """
     }
     if (player){
       if (r.audio){
-        if (player.getAttribute('src') !== r.audio){ player.setAttribute('src', r.audio); }
+        if (player.getAttribute('src') !== r.audio){ follow(r.audio); }
         player.parentNode.style.display = '';
-      } else { player.removeAttribute('src'); player.parentNode.style.display = 'none'; }
+      } else {
+        player.pause(); player.removeAttribute('src'); player.parentNode.style.display = 'none';
+      }
       document.getElementById('improvisation-label').textContent =
         'improvisation, ' + r.label;
     }
-    score.textContent = '';
-    for (var p = 0; p < r.pages.length; p++){
-      var img = document.createElement('img');
-      img.src = r.pages[p];
-      img.alt = data.title + ', ' + r.label + ', page ' + (p + 1);
-      score.appendChild(img);
-    }
+    // Every rate's pages are in the page already: switching shows them at once, in place.
+    for (var g = 0; g < groups.length; g++){ groups[g].hidden = (g !== i); }
     document.body.setAttribute('data-rate', r.rate);
   }
   slider.addEventListener('input', function(){ show(parseInt(slider.value, 10)); });
@@ -188,7 +197,8 @@ def lesson_html(data: dict[str, Any]) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f"<title>{esc(data['title'])}: harmony through a narrow channel</title>",
-             f"<style>{_CSS}</style></head>", f"<body data-rate='{esc(current.get('rate', ''))}'>",
+             f"<style>{_CSS}</style></head>",
+             f"<body data-rate='{esc(current.get('rate', ''))}'>",
              f"<h1>{esc(data['title'])}: what survives the channel?</h1>",
              f"<p class='sub'>The query and its improvisation, bar by bar, at each channel "
              f"rate (bits per bar){key}{bars}. Move the slider, or press &larr; &rarr;.</p>"]
@@ -225,9 +235,14 @@ def lesson_html(data: dict[str, Any]) -> str:
                      + (f" src='{esc(audio_src)}'" if audio_src else "")
                      + f" type='{AUDIO_MIME}'></audio></div></div>")
     parts += [f"<p class='note'>{esc(note)}</p>" for note in data.get("notes", [])]
-    parts.append("<div id='score'>" + "".join(
-        f"<img src='{esc(src)}' alt='{esc(data['title'])}, {esc(current['label'])}, "
-        f"page {n}'>" for n, src in enumerate(current["pages"], start=1)) + "</div>")
+    parts.append("<div id='score'>")
+    for i, rate in enumerate(rates):
+        parts.append(f"<div class='rate-pages' data-rate='{esc(rate['rate'])}'"
+                     + ("" if i == start else " hidden") + ">" + "".join(
+                         f"<img src='{esc(src)}' alt='{esc(data['title'])}, "
+                         f"{esc(rate['label'])}, page {n}'>"
+                         for n, src in enumerate(rate["pages"], start=1)) + "</div>")
+    parts.append("</div>")
     parts.append(f"<script type='application/json' id='lesson-data'>{payload}</script>")
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts) + "\n"
