@@ -129,3 +129,21 @@ def test_lesson_numbers_are_the_tables_numbers():
     assert "value='2'" in page and "full rate" in page  # starts at the full rate
     assert "media/q/rate-inf-1.svg" in page and "http" not in page.replace(
         "http-equiv", "")
+
+
+def test_without_sound_the_pages_say_so_once_and_show_the_scores(query_folder, tmp_path,
+                                                                  monkeypatch):
+    from qbdi_musicology.report.media import media_html
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no FluidSynth here
+    record = TaskRecord("cadence", "cadence.musicxml", 0, "done", info={"title": "Cadence"})
+    media = build_query_media(record, rates=[0.0, math.inf], queries_root=query_folder.parent,
+                              report_dir=tmp_path / "report")
+    assert media.notes == [audio.audio_problem()] and media.query_audio is None
+    block = media_html(media)
+    assert block.count(audio.audio_problem().split(":")[0]) == 1 and "<audio" not in block
+    assert block.count("<img") == 2
+    rows = pd.DataFrame({"rate": [math.inf, 0.0], "triad_agreement": [1.0, 0.5],
+                         "tonic_share": [0.25, 0.5], "distinct_chords": [3, 2]})
+    page = lesson_html(lesson_data(rows, media))
+    assert "<audio" not in page and "No audio" in page and page.count("<img") == 2
