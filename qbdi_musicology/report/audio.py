@@ -42,8 +42,10 @@ SOUNDFONTS = ("/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/sounds/sf2/Tim
 #: quarter of the encoding time of 44.1 kHz stereo (about 0.1 s for a chorale).
 SAMPLE_RATE = 22050
 CHANNELS = 1
-#: FluidSynth's master gain: loud enough for a classroom without clipping four voices.
+#: FluidSynth's master gain (below clipping for dense chords); each file is then scaled
+#: to the same peak level, a little under full scale, for the classroom's loudspeakers.
 GAIN = 0.9
+PEAK = 0.89
 #: The file suffix and the MIME type the pages declare for it.
 AUDIO_SUFFIX = ".mp3"
 AUDIO_MIME = "audio/mpeg"
@@ -107,6 +109,9 @@ def render_midi(midi: str | os.PathLike, target: str | os.PathLike, *,
         samples, rate = soundfile.read(wav, dtype="float32", always_2d=True)
     if CHANNELS == 1:
         samples = samples.mean(axis=1)
+    peak = float(abs(samples).max()) if len(samples) else 0.0
+    if peak > 0:
+        samples = samples * (PEAK / peak)  # every file equally loud, none clipped
     with atomic_path(target) as tmp:
         soundfile.write(tmp, samples, rate, format="MP3", subtype="MPEG_LAYER_III")
     log.debug("rendered %s -> %s (%.1f s of sound)", midi.name, target.name,

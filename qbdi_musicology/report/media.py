@@ -222,7 +222,7 @@ def _start_sounds(midis: dict[str, Path], target: Path, sources: _Sources,
                   pool: ThreadPoolExecutor) -> dict[str, tuple[Future, str]]:
     """Start rendering each MIDI file that has no up-to-date sound; key -> (job, digest)."""
     font = audio.find_soundfont()
-    settings = (str(font), audio.SAMPLE_RATE, audio.CHANNELS, audio.GAIN)
+    settings = (str(font), audio.SAMPLE_RATE, audio.CHANNELS, audio.GAIN, audio.PEAK)
     jobs: dict[str, tuple[Future, str]] = {}
     first_of: dict[str, Future] = {}  # equal MIDI files (e.g. 256 and full rate) once
     for key, midi in midis.items():
