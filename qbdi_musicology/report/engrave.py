@@ -50,7 +50,8 @@ class PageLayout:
         """The layout as verovio toolkit options."""
         return {"pageWidth": self.width, "pageHeight": self.height, "scale": self.scale,
                 "adjustPageHeight": self.adjust_height, "header": "none", "footer": "none",
-                "breaks": "auto", "svgViewBox": True, "xmlIdSeed": self.seed}
+                "breaks": "auto", "svgViewBox": True, "svgFormatRaw": True,
+                "xmlIdSeed": self.seed}
 
 
 DEFAULT_LAYOUT = PageLayout()
