@@ -147,3 +147,15 @@ def test_without_sound_the_pages_say_so_once_and_show_the_scores(query_folder, t
                          "tonic_share": [0.25, 0.5], "distinct_chords": [3, 2]})
     page = lesson_html(lesson_data(rows, media))
     assert "<audio" not in page and "No audio" in page and page.count("<img") == 2
+
+
+def test_a_note_every_query_has_is_said_once():
+    from qbdi_musicology.report.media import media_html, shared_notes
+
+    medias = [QueryMedia(q, q, notes=["No audio: FluidSynth not found.", f"only {q}"])
+              for q in ("a", "b", "c")]
+    said = shared_notes(medias)
+    assert said == ["No audio: FluidSynth not found."]
+    assert "FluidSynth" not in media_html(medias[1], said) and "only b" in media_html(
+        medias[1], said)
+    assert shared_notes(medias[:1]) == []

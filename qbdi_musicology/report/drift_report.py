@@ -549,7 +549,7 @@ def _settings_lines(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def _html(table, records, verdict_table, overall, figures, overview_png, overview_note,
           queries_root, report_dir, settings, media=None) -> str:
-    from .media import MEDIA_CSS, media_html, pages_html
+    from .media import MEDIA_CSS, media_html, notes_html, pages_html, shared_notes
 
     media = media or {}
     esc = html.escape
@@ -597,6 +597,8 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
         parts += [f"<li><code>{esc(r.spec)}</code>: {esc(r.error)}</li>" for r in failed]
         parts.append("</ul>")
     parts.append("<h2>Per query</h2>")
+    said = shared_notes(list(media.values()))
+    parts.append(notes_html(said))
     verdict_by_id = ({v.query_id: v for v in verdict_table.itertuples()}
                      if not verdict_table.empty else {})
     for record in done:
@@ -609,7 +611,7 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
             parts.append(f"<p class='verdict {verdict.drifts}'>{esc(verdict.text)}</p>")
         parts.append(_html_table(*_display_rows(rows)))
         if record.query_id in media:
-            parts.append(media_html(media[record.query_id]))
+            parts.append(media_html(media[record.query_id], said))
         parts.append(f"<p>Scores (open in MuseScore): "
                      f"{_links(record, queries_root, report_dir)}</p>")
     parts.append("</body></html>")

@@ -11,6 +11,8 @@ For one analysed query this writes, under ``<report>/media/<query_id>/``:
 
 :class:`QueryMedia` says what exists, with paths relative to the report folder, and what
 is missing and why (one sentence each); :func:`media_html` is the block the report shows.
+``sources.json`` in the folder records what each file was made from, so that a rerun
+reuses what is up to date.
 
 Example::
 
@@ -305,10 +307,26 @@ margin:.4rem 0}
 """
 
 
-def media_html(media: QueryMedia) -> str:
-    """The report's block for one query: per rate, the players and the engraved pages."""
+def shared_notes(medias: Sequence[QueryMedia]) -> list[str]:
+    """The notes every query has (e.g. no FluidSynth here): the report says them once."""
+    if len(medias) < 2:
+        return []
+    common = set(medias[0].notes).intersection(*(m.notes for m in medias[1:]))
+    return [note for note in medias[0].notes if note in common]
+
+
+def notes_html(notes: Sequence[str]) -> str:
+    """One paragraph per note."""
+    return "".join(f"<p class='media-note'>{html.escape(note)}</p>" for note in notes)
+
+
+def media_html(media: QueryMedia, said: Sequence[str] = ()) -> str:
+    """The report's block for one query: per rate, the players and the engraved pages.
+
+    ``said``: notes the page has already said once for all queries.
+    """
     esc = html.escape
-    parts = [f"<p class='media-note'>{esc(note)}</p>" for note in media.notes]
+    parts = [notes_html([note for note in media.notes if note not in said])]
     if not any(v.pages for v in media.views) and not media.query_audio:
         return "".join(parts)
     parts.append("<p>Each score shows the query's staves over the improvisation, with the "
