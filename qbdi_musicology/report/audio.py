@@ -46,9 +46,8 @@ CHANNELS = 1
 #: to the same peak level, a little under full scale, for the classroom's loudspeakers.
 GAIN = 0.9
 PEAK = 0.89
-#: The file suffix and the MIME type the pages declare for it.
+#: The sound files' suffix.
 AUDIO_SUFFIX = ".mp3"
-AUDIO_MIME = "audio/mpeg"
 
 
 def find_soundfont() -> Path | None:

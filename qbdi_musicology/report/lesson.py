@@ -30,7 +30,6 @@ from typing import Any
 import pandas as pd
 
 from ..fileio import write_text_atomic
-from .audio import AUDIO_MIME
 from .media import QueryMedia, rate_words
 
 #: The numbers the page shows per rate: drift-table column -> (label, what it counts).
@@ -127,6 +126,7 @@ audio{width:22rem;max-width:100%}
 _SCRIPT = """
 (function(){
   var data = JSON.parse(document.getElementById('lesson-data').textContent);
+  if (!data.rates.length) { return; }
   var slider = document.getElementById('rate-slider');
   var buttons = document.querySelectorAll('.buttons button');
   var player = document.getElementById('improvisation-audio');
@@ -226,14 +226,13 @@ def lesson_html(data: dict[str, Any]) -> str:
         parts.append("<div class='players'>")
         if data.get("query_audio"):
             parts.append(f"<div><span>query</span><audio controls preload='metadata' "
-                         f"id='query-audio' src='{esc(data['query_audio'])}' "
-                         f"type='{AUDIO_MIME}'></audio></div>")
+                         f"id='query-audio' src='{esc(data['query_audio'])}'></audio></div>")
         audio_src = current.get("audio")
         parts.append(f"<div><span id='improvisation-label'>improvisation, "
                      f"{esc(current['label'])}</span><audio controls preload='metadata' "
                      f"id='improvisation-audio'"
                      + (f" src='{esc(audio_src)}'" if audio_src else "")
-                     + f" type='{AUDIO_MIME}'></audio></div></div>")
+                     + "></audio></div></div>")
     parts += [f"<p class='note'>{esc(note)}</p>" for note in data.get("notes", [])]
     parts.append("<div id='score'>")
     for i, rate in enumerate(rates):

@@ -285,8 +285,7 @@ def audio_html(src: str | None, label: str) -> str:
         return ""
     esc = html.escape
     return (f"<div class='player'><span>{esc(label)}</span>"
-            f"<audio controls preload='metadata' src='{esc(src)}' "
-            f"type='{audio.AUDIO_MIME}'></audio></div>")
+            f"<audio controls preload='metadata' src='{esc(src)}'></audio></div>")
 
 
 def pages_html(view: ScoreView, alt: str) -> str:
