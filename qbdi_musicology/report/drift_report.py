@@ -378,30 +378,30 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
     files: dict[str, Path] = {}
     report_dir.mkdir(parents=True, exist_ok=True)
 
-    with stage("write tables"):
-        files["csv"] = report_dir / "drift_table.csv"
-        write_text_atomic(files["csv"], table.to_csv(index=False, lineterminator="\n"))
-        files["parquet"] = report_dir / "drift_table.parquet"
-        with atomic_path(files["parquet"]) as tmp:
-            table.to_parquet(tmp, index=False)
-        has_data = not table.empty and "tonic_share" in table.columns
-        verdict_table = verdicts(table) if has_data else pd.DataFrame()
-        files["verdicts"] = report_dir / "verdicts.csv"
-        write_text_atomic(files["verdicts"],
-                          verdict_table.to_csv(index=False, lineterminator="\n"))
-
     media: dict[str, Any] = {}
     pending: dict[str, Any] = {}
     overview_png: bytes | None = None
     overview_note = ""
     # MuseScore (where installed) and FluidSynth work in processes of their own: they draw
-    # the overview and play the scores while the figures are drawn and verovio engraves.
+    # the overview and play the scores while the tables and figures are written and
+    # verovio engraves.
     muse = ThreadPoolExecutor(max_workers=1) if render else None
     try:
         drawing = (muse.submit(_render_overview, records, queries_root, report_dir)
                    if muse is not None else None)
         if render:
             pending = _start_media(table, records, queries_root, report_dir)
+        with stage("write tables"):
+            files["csv"] = report_dir / "drift_table.csv"
+            write_text_atomic(files["csv"], table.to_csv(index=False, lineterminator="\n"))
+            files["parquet"] = report_dir / "drift_table.parquet"
+            with atomic_path(files["parquet"]) as tmp:
+                table.to_parquet(tmp, index=False)
+            has_data = not table.empty and "tonic_share" in table.columns
+            verdict_table = verdicts(table) if has_data else pd.DataFrame()
+            files["verdicts"] = report_dir / "verdicts.csv"
+            write_text_atomic(files["verdicts"],
+                              verdict_table.to_csv(index=False, lineterminator="\n"))
         with stage("figures"):
             figures = figures_for(table) if not table.empty else {}
             for name, (_, png) in figures.items():
