@@ -95,29 +95,31 @@ def lesson_data(rows: pd.DataFrame, media: QueryMedia) -> dict[str, Any]:
 
 _CSS = """
 *{box-sizing:border-box}
-body{margin:0;padding:1.2rem 2rem 3rem;font-family:Helvetica,Arial,sans-serif;
-font-size:24px;color:#1b1b1b;background:#fafafa;line-height:1.35}
-h1{font-size:2.1rem;margin:.2rem 0 .4rem;color:#163d6b}
-.sub{font-size:1.1rem;color:#444;margin:0 0 1rem}
-.control{background:#fff;border:2px solid #c9d4e5;border-radius:12px;padding:.8rem 1.2rem;
-margin:0 0 1rem}
-.control label{font-size:1.1rem;color:#163d6b;font-weight:bold}
-#rate-slider{width:100%;height:2.2rem;margin:.4rem 0 .2rem;accent-color:#1f5fa8}
-.buttons{display:flex;gap:.6rem;flex-wrap:wrap}
-.buttons button{font-size:1.3rem;padding:.35rem 1rem;border-radius:8px;
+body{margin:0;padding:0 1.5rem 3rem;font-family:Helvetica,Arial,sans-serif;
+font-size:22px;color:#1b1b1b;background:#fafafa;line-height:1.3}
+h1{font-size:1.7rem;margin:.6rem 0 .1rem;color:#163d6b}
+.sub{font-size:1rem;color:#444;margin:0 0 .4rem}
+.panel{position:sticky;top:0;z-index:2;background:#fafafa;padding:.4rem 0 .5rem;
+border-bottom:2px solid #c9d4e5;margin:0 0 .8rem}
+.control{display:flex;align-items:center;flex-wrap:wrap;gap:.4rem 1rem}
+.control label{font-size:1rem;color:#163d6b;font-weight:bold}
+#rate-slider{flex:1 1 10rem;height:2rem;accent-color:#1f5fa8}
+.buttons{display:flex;gap:.5rem;flex-wrap:wrap}
+.buttons button{font-size:1.2rem;padding:.25rem .9rem;border-radius:8px;
 border:2px solid #1f5fa8;background:#fff;color:#1f5fa8;cursor:pointer}
 .buttons button[aria-pressed=true]{background:#1f5fa8;color:#fff}
-#rate-shown{font-size:2.2rem;font-weight:bold;color:#b5443a;margin:.3rem 0 0}
-.numbers{display:flex;gap:1rem;flex-wrap:wrap;margin:0 0 1rem}
-.number{flex:1 1 14rem;background:#fff;border:2px solid #c9d4e5;border-radius:12px;
-padding:.6rem 1rem}
-.number .label{font-size:1.05rem;color:#555;text-transform:uppercase;letter-spacing:.04em}
-.number .value{font-size:3.2rem;font-weight:bold;color:#163d6b;line-height:1.1}
-.number .detail{font-size:1.05rem;color:#555;min-height:1.3em}
-.reference{font-size:1.05rem;color:#555;margin:-.4rem 0 1rem}
-.players{display:flex;gap:1rem 2.5rem;flex-wrap:wrap;align-items:center;margin:0 0 1rem}
-.players div{display:flex;align-items:center;gap:.6rem;font-size:1.1rem}
-audio{width:22rem;max-width:100%}
+#rate-shown{font-size:1.7rem;font-weight:bold;color:#b5443a;margin:0;min-width:8.5em}
+.numbers{display:flex;gap:.5rem 1rem;flex-wrap:wrap;margin:.5rem 0 .3rem}
+.number{flex:1 1 12rem;background:#fff;border:2px solid #c9d4e5;border-radius:10px;
+padding:.15rem .8rem;display:flex;align-items:baseline;flex-wrap:wrap;gap:0 .7rem}
+.number .label{font-size:.9rem;color:#555;text-transform:uppercase;letter-spacing:.04em;
+flex-basis:100%}
+.number .value{font-size:2.5rem;font-weight:bold;color:#163d6b;line-height:1.1}
+.number .detail{font-size:.95rem;color:#555}
+.reference{font-size:.95rem;color:#555;margin:0 0 .3rem}
+.players{display:flex;gap:.3rem 2rem;flex-wrap:wrap;align-items:center}
+.players div{display:flex;align-items:center;gap:.5rem;font-size:1rem}
+audio{width:20rem;max-width:100%;height:2.4rem}
 .note{font-size:1rem;color:#7a4b00}
 #score img{display:block;width:100%;background:#fff;border:1px solid #ccc;margin:0 0 .6rem}
 #score [hidden]{display:none}
@@ -202,7 +204,9 @@ def lesson_html(data: dict[str, Any]) -> str:
              f"<h1>{esc(data['title'])}: what survives the channel?</h1>",
              f"<p class='sub'>The query and its improvisation, bar by bar, at each channel "
              f"rate (bits per bar){key}{bars}. Move the slider, or press &larr; &rarr;.</p>"]
-    parts.append("<div class='control'><label for='rate-slider'>channel rate</label>"
+    # The panel stays at the top while the score scrolls under it.
+    parts.append("<div class='panel'><div class='control'>"
+                 "<label for='rate-slider'>channel rate</label>"
                  f"<input type='range' id='rate-slider' min='0' max='{max(len(rates) - 1, 0)}' "
                  f"step='1' value='{start}' aria-label='channel rate'>"
                  "<div class='buttons'>"
@@ -234,7 +238,7 @@ def lesson_html(data: dict[str, Any]) -> str:
                      + (f" src='{esc(audio_src)}'" if audio_src else "")
                      + "></audio></div></div>")
     parts += [f"<p class='note'>{esc(note)}</p>" for note in data.get("notes", [])]
-    parts.append("<div id='score'>")
+    parts.append("</div><div id='score'>")
     for i, rate in enumerate(rates):
         parts.append(f"<div class='rate-pages' data-rate='{esc(rate['rate'])}'"
                      + ("" if i == start else " hidden") + ">" + "".join(
