@@ -7,7 +7,10 @@ writes into one folder everything a lesson needs:
 * ``query.mid`` and ``rate-*.mid``: the chorale and the improvisation at each rate, to play
   (and ``.wav`` files where ``fluidsynth`` and a General MIDI soundfont are installed);
 * ``rate-*.musicxml`` and ``overview.musicxml``: the annotated scores for MuseScore;
-* ``report/``: the figures, ``report.html`` and ``summary.md``;
+* ``report/``: the figures, ``report.html`` (with the engraved scores and a player for each
+  rate) and ``summary.md``;
+* ``report/lesson.html``: the classroom page, a rate slider that switches the score, the
+  sound and the numbers (works offline, from a USB stick, on a projector);
 * ``lesson.txt``: what to say in class, step by step, with the numbers measured on this
   piece (also printed at the end). ``docs/teaching.md`` explains how to use it.
 
@@ -23,21 +26,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-SOUNDFONTS = ("/usr/share/sounds/sf2/default-GM.sf2", "/usr/share/sounds/sf2/FluidR3_GM.sf2",
-              "/usr/share/sounds/sf2/TimGM6mb.sf2", "/usr/share/sounds/sf3/default-GM.sf3")
-
 
 def find_soundfont() -> str | None:
-    """A General MIDI soundfont: ``$QBDI_SOUNDFONT`` or a Debian default, else None."""
-    candidates = [os.environ.get("QBDI_SOUNDFONT", "")] + list(SOUNDFONTS)
-    return next((c for c in candidates if c and Path(c).is_file()), None)
+    """A General MIDI soundfont: ``$QBDI_SOUNDFONT`` or a usual place, else None."""
+    from qbdi_musicology.report.audio import find_soundfont as find
+
+    found = find()
+    return str(found) if found is not None else None
 
 
 def midi_to_wav(midi: Path, wav: Path, soundfont: str) -> bool:
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
           if (folder / "overview.musicxml").exists() else
           "  drift overview:    (not available in this installation)")
     print(f"  figures and page:  {summary.report_files.get('html')}")
+    if "lesson" in summary.report_files:
+        print(f"  classroom page:    {summary.report_files['lesson']}")
     if "overview" in summary.report_files:
         print(f"  overview picture:  {summary.report_files['overview']}")
     print(f"  {wav_note}")

@@ -730,6 +730,7 @@ def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask,
             annotated = improv  # the improvisation as generated, chord labels not added
         files[rate_file_name(rate)] = musicxml_bytes(annotated)
     if task.option("midi", False):
+        files["query.mid"] = _midi_bytes(score)  # to hear the query beside each rate
         for rate, improv in improvisations.items():
             files[rate_file_name(rate, ".mid")] = _midi_bytes(improv)
     if task.option("overview", True) and harmony is not None:

@@ -104,3 +104,11 @@ def test_demo_improvises_and_the_harmony_drifts_to_the_tonic(tmp_path, capsys,
     assert by_rate.loc[0.0, "tonic_share"] == 1.0
     assert by_rate.loc[float("inf"), "chord_agreement"] > by_rate.loc[0.0, "chord_agreement"]
     assert "drift" in (tmp_path / "demo" / "report" / "report.html").read_text().lower()
+    # Seen and heard without MuseScore: engraved pages, the classroom page, MIDI to play.
+    assert "lesson: " in out
+    media = tmp_path / "demo" / "report" / "media" / "bach-chorales_bwv66.6"
+    for stem in ("rate-inf", "rate-008", "rate-000", "overview"):
+        assert (media / f"{stem}-1.svg").is_file()
+    assert (folder / "query.mid").is_file() and (folder / "rate-008.mid").is_file()
+    lesson = (tmp_path / "demo" / "report" / "lesson.html").read_text()
+    assert "media/bach-chorales_bwv66.6/rate-008-1.svg" in lesson

@@ -9,6 +9,10 @@ The demo reads chorale bwv 66.6 from music21's corpus and
    drift overview score that stacks the chorale over every rate's improvisation;
 3. writes the report under ``DIR/report/``: the drift table (CSV and Parquet), the figures,
    ``report.html`` and ``summary.md`` with the verdict: does the harmony drift to the tonic?
+   The scores are engraved to SVG (``report/media/``) and shown in ``report.html`` with a
+   player for the query and each rate (where FluidSynth and a soundfont are installed);
+   ``report/lesson.html`` is the classroom page: a rate slider that switches score, sound
+   and numbers.
 
 :func:`run_demo` is the whole job as a function.
 """
@@ -91,8 +95,9 @@ def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rate
     from .. import batch
     from ..errors import QbdiError
 
+    # MIDI files too: the report and the classroom page play them (see report.audio).
     summary = batch.run_batch([query], out_dir, rates=list(rates), model=model, seed=seed,
-                              jobs=1, progress=True)
+                              jobs=1, progress=True, options={"midi": True})
     if summary.failed:
         raise QbdiError(f"{query}: the improvisation failed: {summary.failed[0].error}")
     folder = batch.query_dir(out_dir, summary.records[0].query_id)
@@ -103,9 +108,14 @@ def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rate
         path = folder / batch.rate_file_name(rate)
         if path.exists():
             result.outputs[f"rate {batch.rate_label(rate)}"] = path
-    for role in ("html", "markdown", "csv"):
+    for role in ("html", "lesson", "markdown", "csv"):
         if role in (summary.report_files or {}):
             result.outputs[role] = summary.report_files[role]
+    from ..report.audio import audio_problem
+
+    problem = audio_problem()
+    if problem:
+        result.notes.append(problem)
     table = summary.table
     if table is not None and not table.empty and {"rate", "chord_agreement",
                                                   "tonic_share"} <= set(table.columns):

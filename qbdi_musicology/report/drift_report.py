@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -53,12 +54,16 @@ SHARE_COLUMNS = ("chord_agreement", "root_agreement", "tonic_share", "collision_
 IR_COLUMNS = ("ir_max", "ir_total", "information_rate")
 
 #: Columns shown in the per-query tables, in this order, where present.
-TABLE_COLUMNS = ("rate", "chord_agreement", "root_agreement", "tonic_share",
-                 "distinct_chords", "chord_entropy_bits", "mean_tonnetz_to_query",
+TABLE_COLUMNS = ("rate", "chord_agreement", "root_agreement", "triad_agreement",
+                 "tonic_share", "distinct_chords", "chord_entropy_bits", "mean_tonnetz_to_query",
                  "mean_tonnetz_to_tonic", "collisions") + IR_COLUMNS + ("ir_threshold",
                                                                            "active_dimensions")
 
 SIGNIFICANCE = 0.05
+
+#: Queries whose scores are engraved and played in the report (the first ones analysed);
+#: the others keep their score links. The classroom page shows the first.
+MEDIA_QUERIES = 3
 
 
 def rate_text(rate: float) -> str:
@@ -331,6 +336,7 @@ td:first-child,th:first-child{text-align:left}
 .verdict.weak{border-color:#c99a2e}
 figure{display:inline-block;margin:.5rem;vertical-align:top}
 figure img{max-width:27rem;border:1px solid #ddd}
+h4{font-family:Helvetica,Arial,sans-serif;color:#163d6b;margin:.8rem 0 .2rem}
 .overview img{max-width:100%}
 .failed{color:#8a1f1f}
 code{font-size:.85rem}
@@ -358,8 +364,11 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
     """Write the whole report folder; return the paths written by kind.
 
     ``records`` are the batch's per-query records (``query_id``, ``spec``, ``status``,
-    ``error``, ``files``); failed ones are listed with their reasons. ``render`` asks
-    MuseScore, where installed, for a picture of the first query's drift overview.
+    ``error``, ``files``); failed ones are listed with their reasons. ``render`` engraves
+    the first :data:`MEDIA_QUERIES` queries' scores to SVG (verovio), renders their MIDI
+    files to sound where FluidSynth and a soundfont are installed (see :mod:`.media`),
+    writes the classroom page ``lesson.html`` for the first, and asks MuseScore, where
+    installed, for a PNG of the first query's drift overview.
     """
     import contextlib
 
@@ -369,43 +378,90 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
     files: dict[str, Path] = {}
     report_dir.mkdir(parents=True, exist_ok=True)
 
-    with stage("write tables"):
-        files["csv"] = report_dir / "drift_table.csv"
-        write_text_atomic(files["csv"], table.to_csv(index=False, lineterminator="\n"))
-        files["parquet"] = report_dir / "drift_table.parquet"
-        with atomic_path(files["parquet"]) as tmp:
-            table.to_parquet(tmp, index=False)
-        has_data = not table.empty and "tonic_share" in table.columns
-        verdict_table = verdicts(table) if has_data else pd.DataFrame()
-        files["verdicts"] = report_dir / "verdicts.csv"
-        write_text_atomic(files["verdicts"],
-                          verdict_table.to_csv(index=False, lineterminator="\n"))
-
-    with stage("figures"):
-        figures = figures_for(table) if not table.empty else {}
-        for name, (_, png) in figures.items():
-            files[f"figure {name}"] = write_bytes_atomic(report_dir / "figures" / f"{name}.png",
-                                                         png)
-
+    media: dict[str, Any] = {}
+    pending: dict[str, Any] = {}
     overview_png: bytes | None = None
     overview_note = ""
-    with stage("render overview"):
+    # MuseScore (where installed) and FluidSynth work in processes of their own: they draw
+    # the overview and play the scores while the tables and figures are written and
+    # verovio engraves.
+    muse = ThreadPoolExecutor(max_workers=1) if render else None
+    try:
+        drawing = (muse.submit(_render_overview, records, queries_root, report_dir)
+                   if muse is not None else None)
         if render:
-            overview_png, overview_note = _render_overview(records, queries_root, report_dir)
-            if overview_png is not None:
-                files["overview"] = report_dir / "overview.png"
+            pending = _start_media(table, records, queries_root, report_dir)
+        with stage("write tables"):
+            files["csv"] = report_dir / "drift_table.csv"
+            write_text_atomic(files["csv"], table.to_csv(index=False, lineterminator="\n"))
+            files["parquet"] = report_dir / "drift_table.parquet"
+            with atomic_path(files["parquet"]) as tmp:
+                table.to_parquet(tmp, index=False)
+            has_data = not table.empty and "tonic_share" in table.columns
+            verdict_table = verdicts(table) if has_data else pd.DataFrame()
+            files["verdicts"] = report_dir / "verdicts.csv"
+            write_text_atomic(files["verdicts"],
+                              verdict_table.to_csv(index=False, lineterminator="\n"))
+        with stage("figures"):
+            figures = figures_for(table) if not table.empty else {}
+            for name, (_, png) in figures.items():
+                files[f"figure {name}"] = write_bytes_atomic(
+                    report_dir / "figures" / f"{name}.png", png)
+        with stage("scores and sounds"):
+            media = _finish_media(pending, table, report_dir, files)
+        with stage("render overview"):
+            if drawing is not None:
+                overview_png, overview_note = drawing.result()
+                if overview_png is not None:
+                    files["overview"] = report_dir / "overview.png"
+    finally:
+        for job in pending.values():
+            job.close()
+        if muse is not None:
+            muse.shutdown(wait=True)
 
     with stage("html and markdown"):
         overall = overall_verdict(table) if has_data else None
         files["html"] = write_text_atomic(
             report_dir / "report.html",
             _html(table, records, verdict_table, overall, figures, overview_png,
-                  overview_note, queries_root, report_dir, settings or {}))
+                  overview_note, queries_root, report_dir, settings or {}, media))
         files["markdown"] = write_text_atomic(
             report_dir / "summary.md",
             _markdown(table, records, verdict_table, overall, figures, overview_png,
                       settings or {}))
     return files
+
+
+def _start_media(table: pd.DataFrame, records: Sequence[Any], queries_root: Path,
+                 report_dir: Path) -> dict[str, Any]:
+    """Start the sounds of the first :data:`MEDIA_QUERIES` queries (see :mod:`.media`)."""
+    from .media import PendingMedia
+
+    pending: dict[str, Any] = {}
+    if table.empty or "query_id" not in table.columns:
+        return pending
+    for record in [r for r in records if r.ok][:MEDIA_QUERIES]:
+        rows = table[table["query_id"] == record.query_id]
+        if not rows.empty:
+            pending[record.query_id] = PendingMedia(
+                record, rates=rows["rate"].tolist(), queries_root=queries_root,
+                report_dir=report_dir)
+    return pending
+
+
+def _finish_media(pending: Mapping[str, Any], table: pd.DataFrame, report_dir: Path,
+                  files: dict[str, Path]) -> dict[str, Any]:
+    """Engrave and gather the started queries' media; the classroom page of the first."""
+    from .lesson import write_lesson
+
+    media: dict[str, Any] = {}
+    for query_id, job in pending.items():
+        media[query_id] = job.finish()
+        if "lesson" not in files:
+            files["lesson"] = write_lesson(table[table["query_id"] == query_id],
+                                           media[query_id], report_dir / "lesson.html")
+    return media
 
 
 def fit_page_scaling(xml: bytes, *, staff_budget: float = 72.0) -> bytes:
@@ -492,12 +548,16 @@ def _settings_lines(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def _html(table, records, verdict_table, overall, figures, overview_png, overview_note,
-          queries_root, report_dir, settings) -> str:
+          queries_root, report_dir, settings, media=None) -> str:
+    from .media import MEDIA_CSS, media_html, notes_html, pages_html, shared_notes
+
+    media = media or {}
     esc = html.escape
     done = [r for r in records if r.ok]
     failed = [r for r in records if not r.ok]
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>Harmonic drift report</title>", f"<style>{_CSS}</style></head><body>",
+             "<title>Harmonic drift report</title>",
+             f"<style>{_CSS}{MEDIA_CSS}</style></head><body>",
              "<h1>Harmonic drift: does the harmony move toward the tonic as the rate falls?</h1>"]
     parts.append("<p>" + "<br>".join(f"<b>{esc(k)}</b>: {esc(v)}"
                                       for k, v in _settings_lines(settings)) + "</p>")
@@ -505,6 +565,9 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
                  + (f", <span class='failed'>{len(failed)} could not be (see below)</span>"
                     if failed else "")
                  + ".</p>")
+    if (report_dir / "lesson.html").is_file() and media:
+        parts.append("<p>For class: <a href='lesson.html'>the classroom page</a> (one "
+                     "piece, a rate slider, its score, sound and numbers).</p>")
     if overall is not None:
         parts.append(f"<h2>Verdict over all queries</h2><p class='verdict {overall.drifts}'>"
                      f"{esc(overall.text)}</p>")
@@ -517,17 +580,25 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
         for name, (title, png) in figures.items():
             parts.append(f"<figure>{_img(png, title)}</figure>")
     parts.append("<h2>Drift overview score</h2>")
+    engraved = next((m for m in media.values() if m.overview and m.overview.pages), None)
+    if engraved is not None:
+        parts.append(f"<p>The drift overview of {esc(engraved.title)}: the query on top, "
+                     "then the improvisation at each rate, bar by bar.</p>"
+                     + pages_html(engraved.overview, f"drift overview of {engraved.title}"))
     if overview_png is not None:
-        parts.append(f"<p>{esc(overview_note)}: the query on top, then the improvisation at "
-                     "each rate, bar by bar.</p>"
-                     f"<div class='overview'>{_img(overview_png, 'drift overview')}</div>")
-    else:
+        parts.append(f"<p>{esc(overview_note)}"
+                     + (", as MuseScore draws it" if engraved is not None else
+                        ": the query on top, then the improvisation at each rate, bar by bar")
+                     + f".</p><div class='overview'>{_img(overview_png, 'drift overview')}</div>")
+    elif engraved is None:
         parts.append(f"<p>{esc(overview_note or 'not rendered')}.</p>")
     if failed:
         parts.append("<h2 class='failed'>Queries that could not be analysed</h2><ul>")
         parts += [f"<li><code>{esc(r.spec)}</code>: {esc(r.error)}</li>" for r in failed]
         parts.append("</ul>")
     parts.append("<h2>Per query</h2>")
+    said = shared_notes(list(media.values()))
+    parts.append(notes_html(said))
     verdict_by_id = ({v.query_id: v for v in verdict_table.itertuples()}
                      if not verdict_table.empty else {})
     for record in done:
@@ -539,6 +610,8 @@ def _html(table, records, verdict_table, overall, figures, overview_png, overvie
         if verdict is not None:
             parts.append(f"<p class='verdict {verdict.drifts}'>{esc(verdict.text)}</p>")
         parts.append(_html_table(*_display_rows(rows)))
+        if record.query_id in media:
+            parts.append(media_html(media[record.query_id], said))
         parts.append(f"<p>Scores (open in MuseScore): "
                      f"{_links(record, queries_root, report_dir)}</p>")
     parts.append("</body></html>")
