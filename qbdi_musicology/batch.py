@@ -88,10 +88,35 @@ class QueryTask:
         return dict(self.options).get(name, default)
 
     def fingerprint(self, task_fn: str) -> dict:
-        """What must match for a finished result to be reused on a rerun."""
+        """What must match for a finished result to be reused on a rerun.
+
+        The package's own code is part of it (:func:`code_fingerprint`): a result made by
+        another version of the analysis is made again, never silently kept.
+        """
         return {"format": FORMAT_VERSION, "spec": self.spec, "seed": self.seed,
                 "model": self.model, "rates": [rate_label(r) for r in self.rates],
-                "options": [[k, v] for k, v in self.options], "task": task_fn}
+                "options": [[k, v] for k, v in self.options], "task": task_fn,
+                "code": code_fingerprint()}
+
+
+_CODE_FINGERPRINT: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """sha256 (first 16 hex digits) of the package's Python files and shipped data.
+
+    Example: editing any module of ``qbdi_musicology`` changes it, so a batch run after
+    an upgrade analyses every piece again rather than keeping results of the old code.
+    """
+    if not _CODE_FINGERPRINT:
+        digest = hashlib.sha256()
+        root = Path(__file__).resolve().parent
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+        _CODE_FINGERPRINT.append(digest.hexdigest()[:16])
+    return _CODE_FINGERPRINT[0]
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from music21 import converter
 
@@ -112,3 +114,38 @@ def test_demo_improvises_and_the_harmony_drifts_to_the_tonic(tmp_path, capsys,
     assert (folder / "query.mid").is_file() and (folder / "rate-008.mid").is_file()
     lesson = (tmp_path / "demo" / "report" / "lesson.html").read_text()
     assert "media/bach-chorales_bwv66.6/rate-008-1.svg" in lesson
+
+
+def test_demo_report_evaluate_and_readme_give_one_number(tmp_path, capsys):
+    """bwv66.6 at full rate and 8 bits/bar: the demo's printout, report.html, the drift
+    table, qbdi evaluate (same seed) and the README's demo lines show the same values."""
+    import json
+    import math
+    import re
+
+    import pandas as pd
+
+    from qbdi_musicology.checkpoint import load_model
+    from qbdi_musicology.evaluate import evaluate_model, load_query_set
+    from qbdi_musicology.report.lesson import number_text
+
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "--out", str(out_dir), "--rates", "inf,8"]) == 0
+    printed = capsys.readouterr().out
+    folder = out_dir / "queries" / "bach-chorales_bwv66.6"
+    seed = json.loads((folder / "result.json").read_text())["fingerprint"]["seed"]
+    (query,) = load_query_set(["corpus:bach-chorales/bwv66.6"])
+    rows = {row["rate"]: row for row in evaluate_model(load_model(), [query],
+                                                       [math.inf, 8.0], seed=seed)}
+    table = pd.read_csv(out_dir / "report" / "drift_table.csv")
+    html = (out_dir / "report" / "report.html").read_text()
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for rate, label in ((math.inf, "inf"), (8.0, "8")):
+        row = table[table["rate"].astype(float) == rate].iloc[0]
+        for measure in ("triad_agreement", "tonic_share"):
+            assert abs(row[measure] - rows[rate][measure]) < 1e-6, (rate, measure)
+            assert number_text(rows[rate][measure]) in html, (rate, measure)
+        line = (f"rate {label}: triad agreement {number_text(row['triad_agreement'])}, "
+                f"tonic share {number_text(row['tonic_share'])}")
+        assert line in printed, line
+        assert re.search(re.escape(line), readme), f"README lacks: {line}"

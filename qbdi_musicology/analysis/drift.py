@@ -10,9 +10,12 @@ tonic. :func:`drift_table` measures this, one row per rate, with everything labe
 * ``triad_agreement``: share of the query's sounding bars (on the model's grid) whose
   best-matching major/minor triad the improvisation's bar has too: the same measure, by
   the same function, as ``qbdi evaluate`` (the README's headline number);
-* ``tonic_share``: share of the improvisation's sounding segments whose chord is the tonic
-  triad (in C major: C or Cmaj7; in A minor: Am or Am7);
-* ``distinct_chords``: how many different chord symbols the improvisation uses;
+* ``tonic_share``: share of the improvisation's bars whose best-matching triad is the tonic
+  triad of the query's key (the measure of ``qbdi evaluate`` and the README);
+* ``distinct_chords``: how many different triads the improvisation's bars have;
+* ``tonic_symbol_share`` / ``distinct_chord_symbols``: the same on the chord symbols of
+  the sounding segments (in C major: C or Cmaj7 count as the tonic; sevenths make
+  symbols distinct);
 * ``chord_entropy_bits``: Shannon entropy of its chord symbols (0 = one chord throughout;
   3 = as varied as eight equally common chords);
 * ``mean_tonnetz_to_query``: mean Tonnetz distance of each segment to the query's segment;
@@ -42,7 +45,7 @@ import pandas as pd
 
 from ..errors import InputError
 from .chords import NO_CHORD
-from .chroma import best_triad
+from .chroma import bars_chroma, best_triad, tonic_triad_index
 from .collisions import (MIN_FOREIGN_SHARE, MIN_TONNETZ_DISTANCE, AnalysedScore,
                          analyse_score, compare)
 from .tonnetz import pcs_chroma, tonnetz_distance
@@ -51,9 +54,11 @@ log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = (
     "rate", "segments", "chord_agreement", "root_agreement", "function_agreement",
-    "triad_agreement", "tonic_share", "distinct_chords", "chord_entropy_bits",
+    "triad_agreement", "tonic_share", "distinct_chords", "tonic_symbol_share",
+    "distinct_chord_symbols", "chord_entropy_bits",
     "mean_tonnetz_to_query", "mean_tonnetz_to_tonic", "collisions", "collision_share",
-    "query_tonic_share", "query_distinct_chords", "query_chord_entropy_bits", "key", "per",
+    "query_tonic_share", "query_distinct_chords", "query_tonic_symbol_share",
+    "query_distinct_chord_symbols", "query_chord_entropy_bits", "key", "per",
     "warnings")
 
 #: Qualities that count as "the tonic triad" when the root is the tonic.
@@ -134,6 +139,10 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     query_entropy = chord_entropy_bits(q.table["chord_symbol"])
     q_triads = best_triad(q.chroma)
     query_bars = _grid_bars(query)
+    tonic_index = tonic_triad_index(k.tonic.pitchClass, "minor" if k.mode == "minor"
+                                    else "major")
+    found_triads = best_triad(bars_chroma(query_bars))
+    query_triads = len(set(found_triads[found_triads >= 0].tolist()))
     rows, long_tables = [], []
     analyses = {}
     for rate in _sort_rates(list(improvisations)):
@@ -151,21 +160,26 @@ def drift_analysis(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
         to_tonic = np.asarray(tonnetz_distance(i.chroma[i_index], tonic_chroma), dtype=float)
         triad_same = best_triad(i.chroma[i_index]) == q_triads[q_index]
         n = len(pairs)
+        bars_measured = _bar_measures(query_bars, improvisations[rate], tonic_index)
         rows.append({
             "rate": rate, "segments": n,
             "chord_agreement": _mean(pairs["same_chord"]),
             "root_agreement": _mean(pairs["same_root"]),
             "function_agreement": _mean(pairs["same_function"]),
-            "triad_agreement": _bar_triad_agreement(query_bars, improvisations[rate]),
-            "tonic_share": _mean(tonic[sounding]),
-            "distinct_chords": int(i_table.loc[sounding, "chord_symbol"].nunique()),
+            "triad_agreement": bars_measured["triad_agreement"],
+            "tonic_share": bars_measured["tonic_share"],
+            "distinct_chords": bars_measured["distinct_chords"],
+            "tonic_symbol_share": _mean(tonic[sounding]),
+            "distinct_chord_symbols": int(i_table.loc[sounding, "chord_symbol"].nunique()),
             "chord_entropy_bits": round(chord_entropy_bits(i_table["chord_symbol"]), 6),
             "mean_tonnetz_to_query": _mean(pairs["tonnetz_distance"]),
             "mean_tonnetz_to_tonic": _mean(to_tonic[sounding]),
             "collisions": int(pairs["collision"].sum()),
             "collision_share": _mean(pairs["collision"]),
-            "query_tonic_share": query_tonic_share,
-            "query_distinct_chords": query_distinct,
+            "query_tonic_share": bars_measured["query_tonic_share"],
+            "query_distinct_chords": query_triads,
+            "query_tonic_symbol_share": query_tonic_share,
+            "query_distinct_chord_symbols": query_distinct,
             "query_chord_entropy_bits": round(query_entropy, 6),
             "key": pairs.attrs.get("key", ""), "per": per,
             "warnings": "; ".join(pairs.attrs.get("warnings", [])),
@@ -190,6 +204,28 @@ def _grid_bars(score) -> np.ndarray:
     from ..pianoroll import convert_score
 
     return convert_score(metric_score(score)).bars
+
+
+def _bar_measures(query_bars: np.ndarray, improvisation, tonic_index: int) -> dict:
+    """``triad_agreement``, ``tonic_share``, ``distinct_chords`` as ``qbdi evaluate`` counts them.
+
+    One function (:func:`qbdi_musicology.evaluate.bar_metrics`) on the model's bars of both
+    scores, so the drift table, the report, the lesson page and ``qbdi evaluate`` show one
+    number for one measure.
+    """
+    from ..evaluate import bar_metrics
+
+    improv_bars = _grid_bars(improvisation)
+    if improv_bars.shape != query_bars.shape:
+        log.warning("the improvisation has %d bars, the query %d: no bar measures",
+                    improv_bars.shape[0], query_bars.shape[0])
+        return dict(triad_agreement=math.nan, tonic_share=math.nan, distinct_chords=0,
+                    query_tonic_share=math.nan)
+    found = bar_metrics(query_bars, improv_bars, tonic_triad=tonic_index)
+    return {name: (round(float(found[name]), 6) if name != "distinct_chords"
+                   else int(found[name]))
+            for name in ("triad_agreement", "tonic_share", "distinct_chords",
+                         "query_tonic_share")}
 
 
 def _bar_triad_agreement(query_bars: np.ndarray, improvisation) -> float:

@@ -117,12 +117,17 @@ def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rate
     if problem:
         result.notes.append(problem)
     table = summary.table
-    if table is not None and not table.empty and {"rate", "chord_agreement",
+    if table is not None and not table.empty and {"rate", "triad_agreement",
                                                   "tonic_share"} <= set(table.columns):
+        from ..report.lesson import number_text
+
+        # the measures of qbdi evaluate and the README, written as the report writes them
         for _, row in table.iterrows():
             result.notes.append(
-                f"rate {batch.rate_label(row['rate'])}: chord agreement "
-                f"{row['chord_agreement']:.2f}, tonic share {row['tonic_share']:.2f}")
+                f"rate {batch.rate_label(row['rate'])}: triad agreement "
+                f"{number_text(row['triad_agreement'])}, tonic share "
+                f"{number_text(row['tonic_share'])}, distinct chords "
+                f"{number_text(row['distinct_chords'])}")
 
 
 def _write(score, path: Path, fields: dict) -> None:
