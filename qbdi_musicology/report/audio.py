@@ -78,6 +78,34 @@ def audio_problem() -> str | None:
             f"docs/teaching.md), so the pages show the scores without players.")
 
 
+#: Sound kept after the last note ends (the piano's release), in seconds, faded out.
+RELEASE_SECONDS = 0.4
+
+
+def _trim_to_music(samples, rate: int, midi: Path):
+    """The rendering cut to the music's length plus a short faded release.
+
+    FluidSynth goes on for seconds after the last note-off (reverb and release); the
+    player should last as long as the score at its tempo.
+    """
+    import mido
+    import numpy as np
+
+    try:
+        length = float(mido.MidiFile(str(midi)).length)
+    except Exception:  # noqa: BLE001 - a file FluidSynth read; keep its whole rendering
+        return samples
+    keep = int(round((length + RELEASE_SECONDS) * rate))
+    if keep >= len(samples):
+        return samples
+    out = np.array(samples[:keep], copy=True)
+    fade = min(len(out), int(RELEASE_SECONDS * rate))
+    if fade > 0:
+        ramp = np.linspace(1.0, 0.0, fade, dtype=out.dtype)
+        out[-fade:] = out[-fade:] * (ramp if out.ndim == 1 else ramp[:, None])
+    return out
+
+
 def render_midi(midi: str | os.PathLike, target: str | os.PathLike, *,
                 soundfont: str | os.PathLike | None = None, timeout: float = 120) -> Path:
     """Render ``midi`` to the MP3 file ``target`` (written atomically); return ``target``.
@@ -108,6 +136,7 @@ def render_midi(midi: str | os.PathLike, target: str | os.PathLike, *,
         samples, rate = soundfile.read(wav, dtype="float32", always_2d=True)
     if CHANNELS == 1:
         samples = samples.mean(axis=1)
+    samples = _trim_to_music(samples, rate, midi)
     peak = float(abs(samples).max()) if len(samples) else 0.0
     if peak > 0:
         samples = samples * (PEAK / peak)  # every file equally loud, none clipped
