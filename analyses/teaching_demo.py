@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     from qbdi_musicology import batch
+    from qbdi_musicology.rates import rate_file_name
     from qbdi_musicology.cli.common import parse_rates
     from qbdi_musicology.errors import QbdiError
     from qbdi_musicology.fileio import write_text_atomic
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"teaching_demo: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
-    listen = {rate: batch.rate_file_name(rate, ".mid") for rate in rates}
+    listen = {rate: rate_file_name(rate, ".mid") for rate in rates}
     soundfont = None if args.no_wav else find_soundfont()
     wav_note = ""
     if args.no_wav:

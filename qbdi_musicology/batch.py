@@ -1,5 +1,9 @@
 """The batch engine behind ``analyses/harmonic_drift.py``: a model x queries x rates.
 
+This module is the generic, resumable runner (tasks, result folders, local processes or a
+Dask cluster, the assembled table and the report); what one task does for the drift study
+(sweep, drift table, annotated scores) is :mod:`qbdi_musicology.pipeline`.
+
 One *task* is one query piece swept over every rate. A task runs anywhere (this process,
 a pool of local processes, or a Dask cluster) and returns plain data: a table with one row
 per rate and the bytes of the files it made (annotated MusicXML per rate, the drift
@@ -42,6 +46,7 @@ import pandas as pd
 
 from .errors import InputError, ParameterError, QbdiError
 from .fileio import write_bytes_atomic, write_text_atomic
+from .rates import OVERVIEW_FILE, rate_file_name, rate_label  # noqa: F401 (used by callers)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +54,8 @@ log = logging.getLogger(__name__)
 DEFAULT_RATES: tuple[float, ...] = (0.0, 8.0, 32.0, 64.0, 128.0, 256.0, 512.0, math.inf)
 
 #: The task function of the real analysis: query -> model sweep -> drift table + scores.
-DEFAULT_TASK = "qbdi_musicology.batch:drift_task"
+#: The task of ``analyses/harmonic_drift.py``: :func:`qbdi_musicology.pipeline.drift_task`.
+DEFAULT_TASK = "qbdi_musicology.pipeline:drift_task"
 
 #: File suffixes read as scores when a folder is given as a query.
 SCORE_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".krn", ".abc")
@@ -174,26 +180,6 @@ class StageClock:
 
 
 TaskFunction = Callable[[QueryTask, StageClock], QueryOutput]
-
-
-def rate_label(rate: float) -> str:
-    """Short text for a rate in file names and tables: ``inf``, ``32``, ``0.5``."""
-    if math.isinf(rate):
-        return "inf"
-    return f"{rate:g}"
-
-
-def rate_file_name(rate: float, suffix: str = ".musicxml") -> str:
-    """File name of one rate's annotated score: ``rate-032.musicxml``, ``rate-inf.musicxml``.
-
-    Integer rates are zero-padded to three digits so that a file browser lists them in
-    order of rate.
-    """
-    if math.isinf(rate):
-        return f"rate-inf{suffix}"
-    if float(rate).is_integer():
-        return f"rate-{int(rate):03d}{suffix}"
-    return f"rate-{rate:g}{suffix}"
 
 
 def query_seed(seed: int, query_id: str) -> int:
@@ -656,133 +642,3 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
         write_text_atomic(out / "report" / "timings.json", json.dumps(
             {"wall": summary.stage_split(), "cpu": summary.stage_split(cpu=True)}, indent=1))
     return summary
-
-
-# --------------------------------------------------------------------------------------
-# The real task: query -> model sweep -> drift table + annotated scores
-# --------------------------------------------------------------------------------------
-
-def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
-    """Sweep one query through the model at every rate and analyse the harmonic drift.
-
-    For a chorale at rates 0, 32 and inf this returns three rows (chord agreement, tonic
-    share, Tonnetz distances, channel statistics... per rate), one annotated MusicXML per
-    rate and the drift overview score that stacks the query over every rate's
-    improvisation.
-    """
-    from . import generate, pieces
-    from .analysis import drift
-
-    with clock("load query"):
-        score = pieces.resolve_query(task.spec)
-    with clock("load model"):
-        model = _cached_model(task.model)
-    with clock("sweep"):
-        results = generate.sweep(score, model, list(task.rates), seed=task.seed)
-    improvisations = {float(rate): improv for rate, improv, _ in results}
-    with clock("analyse"):
-        result = drift.drift_analysis(score, improvisations)
-        table = result.summary
-        channel = pd.DataFrame([_channel_columns(float(rate), result)
-                                for rate, _, result in results])
-        table = table.merge(channel, on="rate", how="left", sort=False)
-        ir = _information_rates(score, improvisations)
-        if ir is not None:
-            table = table.merge(ir, on="rate", how="left", sort=False)
-    with clock("write musicxml"):
-        files = _score_files(score, improvisations, task, result)
-    title = generate._query_title(score) if hasattr(generate, "_query_title") else task.query_id
-    key = str(table["key"].iloc[0]) if "key" in table.columns and len(table) else ""
-    from .bars import bar_structure
-    return QueryOutput(table, files, {"title": str(title), "key": key,
-                                      "bars": len(bar_structure(score))})
-
-
-def _channel_columns(rate: float, result: Any) -> dict[str, Any]:
-    """What the channel did at one rate: dimensions that got bits, latent variation lost."""
-    row: dict[str, Any] = {"rate": rate}
-    for name in ("active_dimensions", "relative_distortion", "used_bits"):
-        value = getattr(result, name, None)
-        if value is not None:
-            row[name] = round(float(value), 6)
-    return row
-
-
-def _information_rates(score: Any, improvisations: dict[float, Any]) -> pd.DataFrame | None:
-    """Per rate, the information rate of the improvisation (VMO, Tonnetz on beat chroma).
-
-    Columns: ``ir_max`` (total IR at the optimal threshold), ``ir_threshold``,
-    ``ir_motifs``, and the query's own ``query_ir_max`` as the reference. None where the
-    dynamics analysis is not part of this installation.
-    """
-    try:
-        from .analysis.dynamics import ir_summary
-    except ImportError:
-        return None
-    query = ir_summary(score)
-    rows = []
-    for rate, improv in improvisations.items():
-        found = ir_summary(improv)
-        rows.append({"rate": rate, "ir_max": found.get("max_ir"),
-                     "ir_threshold": found.get("optimal_threshold"),
-                     "ir_motifs": found.get("n_motifs"),
-                     "query_ir_max": query.get("max_ir")})
-    return pd.DataFrame(rows)
-
-
-def _score_files(score: Any, improvisations: dict[float, Any], task: QueryTask,
-                 analysed: Any = None) -> dict[str, bytes]:
-    """The annotated MusicXML per rate and the drift overview, as bytes by file name.
-
-    ``analysed``: the :class:`~qbdi_musicology.analysis.drift.DriftResult` of these
-    scores; its chord analyses are written in, not made again.
-    """
-    from .musicxml import musicxml_bytes
-
-    try:
-        from .annotate import harmony
-    except ImportError:
-        harmony = None
-    files: dict[str, bytes] = {}
-    for rate, improv in improvisations.items():
-        if harmony is not None:
-            # the query's staves over the improvisation's, chord symbols, numerals, clashes
-            annotated = harmony.annotate_pair(
-                score, improv, rate=rate,
-                query_analysis=getattr(analysed, "query_analysis", None),
-                improvisation_analysis=getattr(analysed, "analyses", {}).get(rate))
-        else:
-            annotated = improv  # the improvisation as generated, chord labels not added
-        files[rate_file_name(rate)] = musicxml_bytes(annotated)
-    if task.option("midi", False):
-        files["query.mid"] = _midi_bytes(score)  # to hear the query beside each rate
-        for rate, improv in improvisations.items():
-            files[rate_file_name(rate, ".mid")] = _midi_bytes(improv)
-    if task.option("overview", True) and harmony is not None:
-        files["overview.musicxml"] = musicxml_bytes(
-            harmony.drift_overview(score, improvisations,
-                                   query_analysis=getattr(analysed, "query_analysis", None),
-                                   analyses=getattr(analysed, "analyses", None)))
-    return files
-
-
-def _midi_bytes(score: Any) -> bytes:
-    """The MIDI file of a score as bytes (music21 writes MIDI only to a path)."""
-    import tempfile
-
-    from .musicxml import write_midi
-
-    with tempfile.TemporaryDirectory(prefix="qbdi-midi-") as tmp:
-        path = write_midi(score, Path(tmp) / "score.mid")
-        return path.read_bytes()
-
-
-_MODELS: dict[str | None, Any] = {}
-
-
-def _cached_model(spec: str | None) -> Any:
-    # One model per worker process: loading it once per query would dominate small batches.
-    if spec not in _MODELS:
-        from . import checkpoint
-        _MODELS[spec] = checkpoint.load_model(spec)
-    return _MODELS[spec]

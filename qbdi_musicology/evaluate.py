@@ -99,10 +99,10 @@ def bar_metrics(query_bars: np.ndarray, improv_bars: np.ndarray, *, tonic_triad:
 def score_tonic_triad(score) -> tuple[int, str, int]:
     """(tonic pitch class, mode, tonic triad index) of a score in its one key.
 
-    The key is :func:`qbdi_musicology.analysis.keys.score_key`, the key the sweep falls
+    The key is :func:`qbdi_musicology.analysis.roman.score_key`, the key the sweep falls
     back on and the annotated scores name.
     """
-    from .analysis.keys import score_key
+    from .analysis.roman import score_key
 
     key = score_key(score)
     mode = "minor" if key.mode == "minor" else "major"

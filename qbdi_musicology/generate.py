@@ -40,6 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import InputError, ParameterError
+from .rates import rate_title
 from .grid import ARTICULATE, PLAY, Grid
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def encode(score, model, *, parts: Sequence[int | str] | None = None,
     The query is first written on its metric bars (:func:`qbdi_musicology.bars.metric_score`:
     split bars joined, pickup kept); each of its bars, in any meter, becomes one model bar
     (``meter_map``, see :mod:`qbdi_musicology.bars`). The query's key is found once
-    (:func:`qbdi_musicology.analysis.keys.score_key`) unless ``key`` (``'D'``, ``'f#'``, a
+    (:func:`qbdi_musicology.analysis.roman.score_key`) unless ``key`` (``'D'``, ``'f#'``, a
     music21 Key) says it; the sweep falls back on its tonic and writes the improvisation in
     it. Raises :class:`InputError` for an empty query or one without a note the grid can
     hold.
@@ -199,7 +200,7 @@ def encode(score, model, *, parts: Sequence[int | str] | None = None,
         raise InputError(f"query {title!r} has no note in the model's range (MIDI "
                          f"{grid.low_pitch}-{grid.high_pitch}); give a score with notes")
     if key is None:
-        from .analysis.keys import score_key
+        from .analysis.roman import score_key
         found = score_key(score)
     else:
         from .analysis.chords import resolve_key
@@ -281,14 +282,6 @@ def default_channel(model, *, mean: str | None = None, **options):
 
     net = getattr(model, "model", model)
     return ChannelOptions(mean=mean or getattr(net.config, "channel_mean", "query"), **options)
-
-
-def rate_label(rate: float) -> str:
-    """``inf -> 'R = inf, full rate'``, ``32.0 -> 'R = 32 bits/bar'``."""
-    if math.isinf(rate):
-        return "R = inf, full rate"
-    text = f"{rate:g}"
-    return f"R = {text} bits/bar"
 
 
 def _key_signature(key: tuple[int, str] | None):
@@ -407,7 +400,7 @@ def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: flo
     out = []
     for result in results:
         bars = _decode_transmitted(net, enc, result.z_hat, threshold)
-        title = f"Improvisation on {enc.title} ({rate_label(result.rate_bits)})"
+        title = f"Improvisation on {enc.title} ({rate_title(result.rate_bits)})"
         fields = _fields(provenance, seed=seed, threshold=threshold, enc=enc,
                          rate=result.rate_bits, channel=channel)
         improv = _improvisation_score(bars, enc.grid, title=title, tempo=enc.tempo,

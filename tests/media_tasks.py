@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from test_batch_tasks import read_query, semitones_for
 
-from qbdi_musicology.batch import QueryOutput, QueryTask, StageClock, _score_files
+from qbdi_musicology.batch import QueryOutput, QueryTask, StageClock
+from qbdi_musicology.pipeline import _score_files
 
 
 def annotated_task(task: QueryTask, clock: StageClock) -> QueryOutput:

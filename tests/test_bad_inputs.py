@@ -93,7 +93,11 @@ def _case_params() -> list:
     """
     params = []
     for i, case in enumerate(mbi.cases()):
-        entries = case.entries
+        # where a file is odd but legal it is run by the oddity test instead
+        entries = tuple(e for e in case.entries
+                        if e not in mbi.LEGAL_ODDITIES.get(case.name, ()))
+        if not entries:
+            continue
         n = len(entries)
         picked = {entries[i % n]}
         if case.name not in HEAVY and not case.name.startswith("model_"):

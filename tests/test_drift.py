@@ -69,7 +69,7 @@ def test_no_improvisation_is_an_error():
 
 def test_the_batch_analyses_each_score_once(monkeypatch, chord_model, tmp_path):
     """Query and improvisations are labelled once; the annotated scores reuse the labels."""
-    from qbdi_musicology import batch
+    from qbdi_musicology import batch, pipeline
     from qbdi_musicology.analysis import collisions, drift
     from qbdi_musicology.annotate import harmony
 
@@ -82,12 +82,12 @@ def test_the_batch_analyses_each_score_once(monkeypatch, chord_model, tmp_path):
 
     for module in (collisions, drift, harmony):
         monkeypatch.setattr(module, "analyse_score", counting)
-    monkeypatch.setattr(batch, "_cached_model", lambda spec: chord_model)
-    monkeypatch.setattr(batch, "_information_rates", lambda score, improvisations: None)
+    monkeypatch.setattr(pipeline, "_cached_model", lambda spec: chord_model)
+    monkeypatch.setattr(pipeline, "_information_rates", lambda score, improvisations: None)
     task = batch.QueryTask(query_id="q", spec="corpus:bach-chorales/bwv66.6",
                            rates=(math.inf, 8.0, 0.0), seed=1, model=None,
                            options=(("overview", True),), position=0)
-    output = batch.drift_task(task, batch.StageClock())
+    output = pipeline.drift_task(task, batch.StageClock())
     assert sorted(output.files) == ["overview.musicxml", "rate-000.musicxml",
                                     "rate-008.musicxml", "rate-inf.musicxml"]
     assert len(calls) == 4 and calls[0] == "query"  # the query and three improvisations

@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, ParameterError
+from .scoreparts import (FLAT_NAMES, SHARP_NAMES, _as_score, _bar_grid,  # noqa: F401
+                         _spelled_key)
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +74,8 @@ QUALITIES: tuple[Quality, ...] = (
 )
 QUALITY_BY_NAME = {q.name: q for q in QUALITIES}
 
-#: Display spelling of pitch classes when nothing better is known.
-SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+#: Display spelling of pitch classes when nothing better is known: ``SHARP_NAMES`` and
+#: ``FLAT_NAMES`` (in :mod:`.scoreparts`).
 
 #: Degree of the root above the tonic -> (numeral, function) in a major key.
 #: The mediant (iii) and submediant (vi) count as tonic substitutes (Riemann's Tg, Tp);
@@ -159,21 +160,6 @@ class Segments:
         return len(self.bar)
 
 
-def _as_score(score):
-    """The score on its metric bars (:func:`qbdi_musicology.bars.metric_score`).
-
-    Every analysis counts the bars the model read and the annotated scores show: split
-    bars joined, a pickup as bar 0.
-    """
-    from music21 import stream
-
-    from ..bars import metric_score
-    if isinstance(score, stream.Stream):
-        return metric_score(score)
-    raise InputError(f"expected a music21 score, got {type(score).__name__}; parse the file "
-                     "with music21.converter.parse (or qbdi's readers) first")
-
-
 def _sounding_notes(score) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Start, end (quarter notes), MIDI pitch and spelled name of every sounding pitch."""
     from music21 import harmony, note, roman
@@ -193,32 +179,6 @@ def _sounding_notes(score) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str
             names.append(p.name.replace("-", "b"))
     return (np.asarray(starts, dtype=float), np.asarray(ends, dtype=float),
             np.asarray(midis, dtype=int), names)
-
-
-def _bar_grid(score) -> list[tuple[int, float, float, float, Any]]:
-    """(bar number, start, end, padding, time signature) of each bar of the first part."""
-    from music21 import meter, stream
-    parts = list(score.parts) if hasattr(score, "parts") and score.parts else [score]
-    measures = list(parts[0].getElementsByClass(stream.Measure))
-    if not measures:
-        return []
-    base = parts[0].offset if parts[0] is not score else 0.0
-    ts = meter.TimeSignature("4/4")
-    bars = []
-    for i, m in enumerate(measures):
-        if m.timeSignature is not None:
-            ts = m.timeSignature
-        start = float(base + m.offset)
-        if i + 1 < len(measures):
-            end = float(base + measures[i + 1].offset)
-        else:
-            end = start + float(m.duration.quarterLength or ts.barDuration.quarterLength)
-        padding = float(m.paddingLeft or 0.0)
-        if i == 0 and padding == 0.0 and end - start < ts.barDuration.quarterLength - 1e-9:
-            padding = float(ts.barDuration.quarterLength) - (end - start)  # a pickup bar
-        number = m.number if m.number is not None else i + 1
-        bars.append((int(number), start, end, padding, ts))
-    return bars
 
 
 def score_segments(score, per: str = "bar") -> Segments:
@@ -334,23 +294,10 @@ def estimate_key(chroma_total: np.ndarray, sharps: int | None = None):
     return _spelled_key(tonic, mode, sharps)
 
 
-def _spelled_key(tonic_pc: int, mode: str, sharps: int | None):
-    from music21 import key as m21key
-    candidates = []
-    for name in {SHARP_NAMES[tonic_pc], FLAT_NAMES[tonic_pc]}:
-        m21name = name.replace("b", "-") if len(name) > 1 else name
-        k = m21key.Key(m21name if mode == "major" else m21name.lower(), mode)
-        if abs(k.sharps) <= 7:
-            candidates.append(k)
-    if sharps is None:
-        return min(candidates, key=lambda k: (abs(k.sharps), k.sharps < 0))
-    return min(candidates, key=lambda k: (abs(k.sharps - sharps), abs(k.sharps)))
-
-
 def resolve_key(key, score=None, chroma_total: np.ndarray | None = None):
     """Turn ``key`` (None, ``'C'``, ``'f#'``, ``'E- major'``, a music21 Key) into a Key.
 
-    ``None`` means: the score's key (:func:`qbdi_musicology.analysis.keys.score_key`, the
+    ``None`` means: the score's key (:func:`qbdi_musicology.analysis.roman.score_key`, the
     one key estimator of the package, from the Roman-numeral analysis's local keys), or
     without a score the best key profile of ``chroma_total``. Upper case is major and lower
     case minor, as in music21: ``'a'`` is A minor.
@@ -360,7 +307,7 @@ def resolve_key(key, score=None, chroma_total: np.ndarray | None = None):
         if score is not None:
             if chroma_total is not None and not np.asarray(chroma_total).any():
                 return None  # nothing sounds: no key
-            from .keys import score_key
+            from .roman import score_key
             return score_key(score)  # the one key of the package (local keys, Roman analysis)
         return estimate_key(chroma_total, None)
     if isinstance(key, m21key.Key):

@@ -2,8 +2,9 @@
 
 The local keys themselves are found together with the chords in
 :mod:`qbdi_musicology.analysis.roman` (one search over keys and chords); this module holds
-what that search needs to know about keys, and :func:`global_key`, the one key of a whole
-piece derived from its local keys.
+what that search needs to know about keys. The key of a whole piece, derived from its
+local keys, is :func:`qbdi_musicology.analysis.roman.global_key`, and the one key of a
+query for the whole package :func:`qbdi_musicology.analysis.roman.score_key`.
 
 Keys are numbered 0-23: ``tonic pitch class + 12 * minor`` (0 = C major, 21 = A minor).
 """
@@ -14,7 +15,7 @@ import functools
 
 import numpy as np
 
-from .chords import _spelled_key
+from .scoreparts import _spelled_key
 
 N_KEYS = 24
 #: Position of each major key's tonic on the circle of fifths (C = 0, G = 1, F = -1 ...).
@@ -92,39 +93,3 @@ def relation_cost() -> np.ndarray:
             d = min(d, 12 - d)
             out[a, b] = max(d - 1, 0) + (0.0 if d <= 1 else 0.5)
     return out
-
-
-def global_key(score_or_analysis, key_signature_sharps: int | None = None):
-    """The key of a whole piece, derived from its local keys (a music21 ``Key``).
-
-    Each local key counts with the time it holds; the opening and the closing key count
-    twice, since a tonal piece states its key at the start and returns to it at the end.
-    Takes a score (analysed with :func:`qbdi_musicology.analysis.roman.analyse_roman`) or
-    an analysis already made. Example: bwv347 (A major, with passages in E major and B minor)
-    gives A major.
-    """
-    from .roman import RomanAnalysis, analyse_roman
-    analysis = score_or_analysis if isinstance(score_or_analysis, RomanAnalysis) \
-        else analyse_roman(score_or_analysis)
-    return analysis.global_key()
-
-
-#: Where :func:`score_key` keeps a score's key on the score itself (found once per score).
-KEY_MARK = "_qbdi_key"
-
-
-def score_key(score):
-    """The one key of a score for the whole package: :func:`global_key` of its metric bars.
-
-    Found once and kept on the score (the query's metric score, which the sweep, the
-    annotated scores, the drift table and ``qbdi evaluate`` all share), so every step names
-    the same tonic. Example: bwv66.6 gives F-sharp minor.
-    """
-    from ..bars import metric_score
-
-    metric = metric_score(score)
-    found = getattr(metric, KEY_MARK, None)
-    if found is None:
-        found = global_key(metric)
-        setattr(metric, KEY_MARK, found)
-    return found

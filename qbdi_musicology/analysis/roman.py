@@ -49,7 +49,7 @@ import pandas as pd
 
 from ..errors import InputError, ParameterError
 from . import keys as K
-from .chords import FLAT_NAMES, SHARP_NAMES, _as_score, _bar_grid
+from .scoreparts import FLAT_NAMES, SHARP_NAMES, _as_score, _bar_grid
 from .nonchord import VoicedNotes, classify, decoration_likelihood, voiced_notes
 
 log = logging.getLogger(__name__)
@@ -764,3 +764,42 @@ def analyse_roman_settings(**changes) -> RomanSettings:
     except TypeError as exc:
         raise ParameterError(f"unknown setting in {sorted(changes)}; see RomanSettings") \
             from exc
+
+
+# ----------------------------------------------------------------------------------------
+# the key of a piece
+
+
+def global_key(score_or_analysis, key_signature_sharps: int | None = None):
+    """The key of a whole piece, derived from its local keys (a music21 ``Key``).
+
+    Each local key counts with the time it holds; the opening and the closing key count
+    twice, since a tonal piece states its key at the start and returns to it at the end.
+    Takes a score (analysed with :func:`analyse_roman`) or
+    an analysis already made. Example: bwv347 (A major, with passages in E major and B minor)
+    gives A major.
+    """
+    analysis = score_or_analysis if isinstance(score_or_analysis, RomanAnalysis) \
+        else analyse_roman(score_or_analysis)
+    return analysis.global_key()
+
+
+#: Where :func:`score_key` keeps a score's key on the score itself (found once per score).
+KEY_MARK = "_qbdi_key"
+
+
+def score_key(score):
+    """The one key of a score for the whole package: :func:`global_key` of its metric bars.
+
+    Found once and kept on the score (the query's metric score, which the sweep, the
+    annotated scores, the drift table and ``qbdi evaluate`` all share), so every step names
+    the same tonic. Example: bwv66.6 gives F-sharp minor.
+    """
+    from ..bars import metric_score
+
+    metric = metric_score(score)
+    found = getattr(metric, KEY_MARK, None)
+    if found is None:
+        found = global_key(metric)
+        setattr(metric, KEY_MARK, found)
+    return found

@@ -44,6 +44,7 @@ from ..analysis.chords import NO_CHORD, key_name
 from ..analysis.collisions import (MIN_FOREIGN_SHARE, MIN_TONNETZ_DISTANCE, AnalysedScore,
                                    _as_score, _ordinal_keys, analyse_score, compare)
 from ..errors import InputError
+from ..rates import rate_short, rate_text
 from ..musicxml import DEFAULT_STAFF_MM, PAGE_MARGIN, PAGE_HEIGHT, PAGE_WIDTH, \
     mark_write_only, score_fields, set_score_fields, write_musicxml
 
@@ -53,19 +54,6 @@ log = logging.getLogger(__name__)
 COLLISION_COLOUR = "#D01010"
 #: Lowest pitch written on the treble staff of a grand-staff reduction (middle C).
 MIDDLE_C = 60
-
-
-def rate_text(rate: Any) -> str:
-    """How a rate is shown: ``inf -> 'full rate'``, ``8.0 -> '8 bits/bar'``, other labels as is."""
-    if rate is None:
-        return ""
-    try:
-        value = float(rate)
-    except (TypeError, ValueError):
-        return str(rate)
-    if math.isinf(value):
-        return "full rate"
-    return f"{value:g} bits/bar"
 
 
 def score_title(score, default: str = "Query") -> str:
@@ -820,7 +808,7 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     set_score_fields(out, {"query title": title, "rates": ", ".join(
         rate_text(r) for r in rates), "analysis key": key_name(q.key), "analysis per": per})
     labelled = [(groups[0], "Query", "Q.")] + [
-        (g, rate_text(r), _short_rate(r)) for g, r in zip(groups[1:], rates)]
+        (g, rate_text(r), rate_short(r)) for g, r in zip(groups[1:], rates)]
     _assemble(out, labelled)
     _renumber(out)
     facts = overview_facts(key_name(q.key), per, n_bars, summary)
@@ -828,11 +816,6 @@ def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar"
     # a whole system on a page; no larger than the annotated scores: sixteenths need room
     _scale(out, staff_height_mm(len(out.parts), largest=STAFF_MM_DENSE, header_mm=header_mm))
     return mark_write_only(out)  # built here: the writer need not copy it
-
-
-def _short_rate(rate: Any) -> str:
-    """A rate as the short staff names show it: ``'full'``, ``'8'``; other labels as is."""
-    return rate_text(rate).replace(" bits/bar", "").replace("full rate", "full")
 
 
 def overview_facts(key: str, per: str, n_bars: int,
@@ -857,7 +840,7 @@ def overview_facts(key: str, per: str, n_bars: int,
     if len(summary) <= RATES_ONE_PER_LINE:
         return lines + [f"{rate_text(rate)}: triad agreement {agreement:.2f}, {clashes} collisions"
                         for rate, agreement, clashes in summary]
-    short = [f"{_short_rate(rate)}: {agreement:.2f}, {clashes}"
+    short = [f"{rate_short(rate)}: {agreement:.2f}, {clashes}"
              for rate, agreement, clashes in summary]
     lines.append("Triad agreement, collisions by rate (bits/bar):")
     lines += ["    ".join(short[k:k + 2]) for k in range(0, len(short), 2)]

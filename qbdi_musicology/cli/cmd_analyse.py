@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError, ParameterError
+from ..rates import rate_tag
 from .common import add_command
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,6 @@ def rate_of(path: Path, fields: dict[str, str]) -> float | None:
     if found:
         return math.inf if found.group(1).lower() == "inf" else float(found.group(1))
     return None
-
-
-def rate_tag(rate: Any) -> str:
-    """The rate in file names: ``R0``, ``R12.5``, ``Rinf``; a label (``take2``) as it is."""
-    if isinstance(rate, float):
-        return "Rinf" if math.isinf(rate) else f"R{rate:g}"
-    return str(rate)
 
 
 def _read_improvisations(paths: list[str]) -> dict[Any, Any]:

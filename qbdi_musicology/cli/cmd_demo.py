@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..rates import OVERVIEW_FILE, rate_file_name, rate_label
 from .common import add_command
 
 log = logging.getLogger(__name__)
@@ -101,13 +102,13 @@ def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rate
     if summary.failed:
         raise QbdiError(f"{query}: the improvisation failed: {summary.failed[0].error}")
     folder = batch.query_dir(out_dir, summary.records[0].query_id)
-    overview = folder / "overview.musicxml"
+    overview = folder / OVERVIEW_FILE
     if overview.exists():
         result.outputs["overview"] = overview
     for rate in rates:
-        path = folder / batch.rate_file_name(rate)
+        path = folder / rate_file_name(rate)
         if path.exists():
-            result.outputs[f"rate {batch.rate_label(rate)}"] = path
+            result.outputs[f"rate {rate_label(rate)}"] = path
     for role in ("html", "lesson", "markdown", "csv"):
         if role in (summary.report_files or {}):
             result.outputs[role] = summary.report_files[role]
@@ -124,7 +125,7 @@ def _improvise_and_report(result: DemoResult, out_dir: Path, query: str, *, rate
         # the measures of qbdi evaluate and the README, written as the report writes them
         for _, row in table.iterrows():
             result.notes.append(
-                f"rate {batch.rate_label(row['rate'])}: triad agreement "
+                f"rate {rate_label(row['rate'])}: triad agreement "
                 f"{number_text(row['triad_agreement'])}, tonic share "
                 f"{number_text(row['tonic_share'])}, distinct chords "
                 f"{number_text(row['distinct_chords'])}")

@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 def load_piece(text: str):
     """A score from a file path, ``corpus:NAME/PIECE`` or a music21 corpus name."""
-    from ..scoreio import resolve_query
+    from ..pieces import resolve_query
     if text.startswith("corpus:") or Path(text).exists():
         return resolve_query(text)
     from music21 import corpus

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..channel import MEAN_CHOICES, VARIANCE_CHOICES
 from ..errors import ParameterError
+from ..rates import rate_tag
 from .common import add_command, add_meter_map, parse_rates
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,6 @@ def register(subparsers) -> None:
                         help="add the query as extra staves below each improvisation")
     parser.add_argument("--no-midi", action="store_true", help="write MusicXML only")
     parser.set_defaults(func=run)
-
-
-def rate_tag(rate: float) -> str:
-    """The rate as it appears in file names: ``R0``, ``R256``, ``R12.5``, ``Rinf``."""
-    return "Rinf" if math.isinf(rate) else f"R{rate:g}"
 
 
 def query_name(spec: str) -> str:

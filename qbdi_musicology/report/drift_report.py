@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from ..fileio import atomic_path, write_bytes_atomic, write_text_atomic
+from ..rates import OVERVIEW_FILE, rate_short
+from .lesson import number_text as _fmt
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +66,6 @@ SIGNIFICANCE = 0.05
 #: Queries whose scores are engraved and played in the report (the first ones analysed);
 #: the others keep their score links. The classroom page shows the first.
 MEDIA_QUERIES = 3
-
-
-def rate_text(rate: float) -> str:
-    """How a rate is written for people: ``inf -> 'full'``, ``32.0 -> '32'``."""
-    return "full" if math.isinf(rate) else f"{rate:g}"
 
 
 # --------------------------------------------------------------------------------------
@@ -153,8 +150,8 @@ def verdict_for(rows: pd.DataFrame, query_id: str = "", title: str = "") -> Verd
     n = len(rows)
     rates = rows["rate"].to_numpy(dtype=float)
     shares = rows["tonic_share"].to_numpy(dtype=float)
-    hi_rate = rate_text(rates[-1]) if n else "-"
-    lo_rate = rate_text(rates[0]) if n else "-"
+    hi_rate = rate_short(rates[-1]) if n else "-"
+    lo_rate = rate_short(rates[0]) if n else "-"
     hi = float(shares[-1]) if n else math.nan
     lo = float(shares[0]) if n else math.nan
     if n < 3:
@@ -243,7 +240,7 @@ def rate_figure(table: pd.DataFrame, column: str, title: str, ylabel: str) -> by
         if column in SHARE_COLUMNS:
             ax.set_ylim(-0.03, 1.03)  # a share: the 1-sd band must not suggest values > 1
         ax.set_xticks(list(positions.values()))
-        ax.set_xticklabels([rate_text(r) for r in positions])
+        ax.set_xticklabels([rate_short(r) for r in positions])
         ax.set_xlabel("channel rate (bits per bar)")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
@@ -279,19 +276,9 @@ def figures_for(table: pd.DataFrame) -> dict[str, tuple[str, bytes]]:
 # Tables as HTML and Markdown
 # --------------------------------------------------------------------------------------
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, (float, np.floating)):
-        if math.isnan(value):
-            return "-"
-        if math.isinf(value):
-            return "full"
-        return f"{value:.0f}" if float(value).is_integer() else f"{value:.3f}"
-    return str(value)
-
-
 def _display_rows(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     columns = [c for c in TABLE_COLUMNS if c in rows.columns]
-    body = [[rate_text(v) if c == "rate" else _fmt(v) for c, v in zip(columns, record)]
+    body = [[rate_short(v) if c == "rate" else _fmt(v) for c, v in zip(columns, record)]
             for record in
             rows.sort_values("rate", ascending=False)[columns].itertuples(index=False)]
     return columns, body
@@ -506,14 +493,14 @@ def _render_overview(records: Sequence[Any], queries_root: Path, report_dir: Pat
                      ) -> tuple[bytes | None, str]:
     from ..validate import mscore_binary, musescore_render
 
-    candidates = [r for r in records if r.ok and "overview.musicxml" in r.files]
+    candidates = [r for r in records if r.ok and OVERVIEW_FILE in r.files]
     if not candidates:
         return None, "no drift overview score was written"
     if mscore_binary() is None:
         return None, "MuseScore 3 is not installed here, so no picture of the overview"
     first = candidates[0]
     target = report_dir / "overview.png"
-    source = queries_root / first.query_id / "overview.musicxml"
+    source = queries_root / first.query_id / OVERVIEW_FILE
     stamp = report_dir / "overview.source"
     digest = f"{first.spec}\n{hashlib.sha256(source.read_bytes()).hexdigest()}\n"
     note = f"page 1 of the drift overview of {first.spec}"
@@ -524,7 +511,7 @@ def _render_overview(records: Sequence[Any], queries_root: Path, report_dir: Pat
 
     with tempfile.TemporaryDirectory(prefix="qbdi-overview-") as work, \
             atomic_path(target) as tmp:
-        copy = Path(work) / "overview.musicxml"
+        copy = Path(work) / OVERVIEW_FILE
         copy.write_bytes(fit_page_scaling(source.read_bytes()))
         result = musescore_render(copy, tmp)
     if not result.ok:

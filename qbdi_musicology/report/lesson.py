@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..fileio import write_text_atomic
@@ -42,12 +43,21 @@ LESSON_NUMBERS: dict[str, tuple[str, str]] = {
 
 
 def number_text(value: Any) -> str:
-    """A number exactly as the report's tables write it: ``0.8 -> '0.800'``, ``8.0 -> '8'``."""
-    from .drift_report import _fmt
+    """A number as the report's tables, the lesson page and the demo write it.
 
+    ``0.8 -> '0.800'``, ``8.0 -> '8'``, ``inf -> 'full'``, NaN or None -> ``'-'``; other
+    values as text.
+    """
     if value is None:
         return "-"
-    return _fmt(float(value))
+    if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
+        value = float(value)
+        if math.isnan(value):
+            return "-"
+        if math.isinf(value):
+            return "full"
+        return f"{value:.0f}" if value.is_integer() else f"{value:.3f}"
+    return str(value)
 
 
 def _bars_text(share: Any, bars: int | None) -> str:

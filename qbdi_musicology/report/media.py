@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..batch import rate_file_name
+from ..rates import OVERVIEW_FILE, rate_file_name
 from ..errors import QbdiError
 from ..fileio import write_bytes_atomic, write_text_atomic
 from . import audio, engrave
@@ -154,7 +154,7 @@ class PendingMedia:
             view.pages = _engrave(self.folder / rate_file_name(rate), target, key, media,
                                   sources, self.report_dir)
             media.views.append(view)
-        overview = self.folder / "overview.musicxml"
+        overview = self.folder / OVERVIEW_FILE
         if overview.is_file():
             media.overview = ScoreView("overview", "drift overview", None)
             media.overview.pages = _engrave(overview, target, "overview", media, sources,
