@@ -9,8 +9,9 @@ from lxml import etree
 from music21 import corpus, harmony, interval, stream
 
 from qbdi_musicology import pianoroll
-from qbdi_musicology.annotate.harmony import (COLLISION_COLOUR, annotate_pair, drift_overview,
-                                              write_annotated, write_overview)
+from qbdi_musicology.annotate.harmony import (annotate_pair, drift_overview, write_annotated,
+                                              write_overview)
+from qbdi_musicology.annotate.labels import COLLISION_COLOUR
 from qbdi_musicology.errors import InputError
 from qbdi_musicology.musicxml import read_musicxml_fields
 from chord_scores import bars_score
@@ -159,7 +160,7 @@ def test_overview_of_eight_rates_gets_smaller_staves_on_an_a4_page(tmp_path,
                                                                    assert_valid_musicxml):
     """18 staves at 7 mm do not fit a page: the staff shrinks, the page stays A4."""
     from qbdi_musicology.musicxml import musicxml_bytes
-    from qbdi_musicology.annotate.harmony import staff_height_mm
+    from qbdi_musicology.annotate.layout import staff_height_mm
     query = bars_score([C, G, C, F])
     sweep = {rate: bars_score([C, D, C, F]) for rate in (0.0, 8.0, 16.0, 32.0, 64.0, 128.0,
                                                           256.0, math.inf)}

@@ -11,8 +11,8 @@ from lxml import etree
 from music21 import converter, corpus, meter, stream
 
 from qbdi_musicology import pianoroll
-from qbdi_musicology.annotate.harmony import (annotate_pair, piano_pair,
-                                              write_annotated, write_overview)
+from qbdi_musicology.annotate.harmony import annotate_pair, write_annotated, write_overview
+from qbdi_musicology.annotate.staves import piano_pair
 from qbdi_musicology.scoreio import load_score
 from chord_scores import bars_score
 
