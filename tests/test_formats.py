@@ -423,3 +423,38 @@ def test_reading_files_does_not_import_the_naming_layer():
                                                  "qbdi_musicology.scoreio"}
     assert "qbdi_musicology.corpus" not in loaded["qbdi_musicology.pieces"]
     assert "qbdi_musicology.pianoroll" not in loaded["qbdi_musicology.pieces"]
+
+
+def _notes(score) -> list[tuple[float, float, tuple[str, ...]]]:
+    """(offset, length, pitches) of every note and chord, in score order."""
+    return sorted((float(n.getOffsetInHierarchy(score)), float(n.quarterLength),
+                   tuple(p.nameWithOctave for p in n.pitches))
+                  for n in score.recurse().notes)
+
+
+@pytest.mark.parametrize("source", ["krn", "abc", "utf16", "mei"])
+def test_each_format_gives_the_notes_music21_gives(source, tmp_path):
+    """The safe reader changes nothing: the same notes as music21.converter.parse."""
+    from music21 import converter
+
+    base = Path(getCorpusFilePath())
+    if source == "krn":
+        path = base / "bach" / "bwv277.krn"  # a Humdrum **kern chorale
+    elif source == "abc":
+        path = tmp_path / "tune.abc"
+        path.write_text("X:1\nT:A reel\nM:4/4\nL:1/8\nK:G\nGABc d2e2|dBGB A2FA|G4 z4|]\n")
+    elif source == "utf16":
+        path = tmp_path / "bwv66.6-utf16.musicxml"
+        text = (base / "bach" / "bwv66.6.mxl").read_bytes()
+        with zipfile.ZipFile(io.BytesIO(text)) as archive:
+            inner = next(n for n in archive.namelist() if n.endswith(".xml")
+                         and not n.startswith("META-INF"))
+            xml = archive.read(inner).decode("utf-8")
+        path.write_bytes(xml.replace('encoding="UTF-8"', 'encoding="UTF-16"', 1)
+                         .encode("utf-16"))
+    else:
+        path = tmp_path / "small.mei"
+        path.write_bytes(mei_text("UTF-8").encode("utf-8"))
+    ours = load_score(path)
+    theirs = converter.parse(path)
+    assert _notes(ours) and _notes(ours) == _notes(theirs)
