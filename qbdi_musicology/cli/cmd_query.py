@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from ..errors import ParameterError
-from .common import add_command, add_meter_map, parse_rates
+from .common import add_command, add_key, add_meter_map, parse_rates
 
 
 def register(subparsers) -> None:
@@ -35,6 +35,7 @@ def register(subparsers) -> None:
                              "'qbdi sweep --help'); default: the model's own choice (tonic "
                              "for the shipped model)")
     add_meter_map(parser)
+    add_key(parser)
     parser.add_argument("--with-query", action="store_true",
                         help="add the query as extra staves below the improvisation")
     parser.add_argument("--midi", action="store_true",
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     score = generate.load_query(args.query)
     improv = generate.query(score, loaded, seed=args.seed, threshold=args.threshold,
                             rate=rates[0], channel=generate.default_channel(loaded, mean=args.mean),
-                            include_query=args.with_query, meter_map=args.meter_map)
+                            include_query=args.with_query, meter_map=args.meter_map,
+                            key=args.key)
     written = []
     if args.midi:
         written.append(write_midi(improv, out.with_suffix(".mid")))

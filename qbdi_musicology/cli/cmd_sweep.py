@@ -20,7 +20,7 @@ from pathlib import Path
 from ..channel import MEAN_CHOICES, VARIANCE_CHOICES
 from ..errors import ParameterError
 from ..rates import rate_tag
-from .common import add_command, add_meter_map, parse_rates
+from .common import add_command, add_key, add_meter_map, parse_rates
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def register(subparsers) -> None:
                         help="decoding threshold in (0, 1): a cell sounds when its probability "
                              "is above it (default 0.5; the paper uses 0.5-0.7)")
     add_meter_map(parser)
+    add_key(parser)
     parser.add_argument("--with-query", action="store_true",
                         help="add the query as extra staves below each improvisation")
     parser.add_argument("--no-midi", action="store_true", help="write MusicXML only")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                                        sample=args.sample)
     results = generate.sweep(score, loaded, rates, seed=args.seed, threshold=args.threshold,
                              channel=options, include_query=args.with_query,
-                             meter_map=args.meter_map)
+                             meter_map=args.meter_map, key=args.key)
     name = query_name(args.query)
     rows = []
     for rate, improvisation, channel in results:

@@ -57,3 +57,12 @@ def add_meter_map(parser: argparse.ArgumentParser) -> None:
              "'pad' reads it at the model's speed and leaves the rest of the model's bar "
              "silent. Either way every bar of the query is one bar of the improvisation, "
              "in the query's meter")
+
+
+def add_key(parser: argparse.ArgumentParser) -> None:
+    """The ``--key`` option: the query's key instead of the one the analysis finds."""
+    parser.add_argument(
+        "--key", default=None,
+        help="the query's key, e.g. 'D' (D major) or 'f#' (F-sharp minor): the tonic the "
+             "channel falls back on and the improvisation's key signature (default: found "
+             "once from the query's local keys)")
