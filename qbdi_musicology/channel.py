@@ -64,6 +64,29 @@ __all__ = [
 VARIANCE_CHOICES = ("query", "posterior", "prior")
 #: Where the channel mean ``m`` comes from (see :class:`ChannelOptions`).
 MEAN_CHOICES = ("query", "posterior", "prior", "tonic")
+#: What the improvisation hears at rate 0, in words, for each channel mean (the classroom
+#: script and the docs say it from here, so the words follow the model's own setting).
+FALLBACK_WORDS = {
+    "query": "every bar hears only the average of the whole piece",
+    "posterior": "every bar still hears its own code, blurred by the channel's noise",
+    "prior": "every bar hears only the model's default bar, whatever the piece",
+    "tonic": "every bar falls back on the tonic chord of the piece's key, in the piece's "
+             "average texture",
+}
+
+
+def fallback_words(mean: str) -> str:
+    """What rate 0 plays with the channel mean ``mean``, in words for a class.
+
+    Example: ``fallback_words("tonic")`` (the shipped model's setting) says every bar falls
+    back on the tonic chord; ``fallback_words("query")`` that every bar hears the average.
+    """
+    if mean not in FALLBACK_WORDS:
+        raise ParameterError(f"channel mean {mean!r} is unknown; choose one of "
+                             f"{', '.join(MEAN_CHOICES)}")
+    return FALLBACK_WORDS[mean]
+
+
 #: Finite rates above this are refused (use ``inf`` for a lossless channel).
 MAX_FINITE_RATE = float(2 ** 40)
 

@@ -40,6 +40,8 @@ def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
         table = analysed.summary
         channel = pd.DataFrame([_channel_columns(float(rate), result)
                                 for rate, _, result in results])
+        # the model's own fallback for what the channel does not send (words for a class)
+        channel["channel_mean"] = generate.default_channel(model).mean
         table = table.merge(channel, on="rate", how="left", sort=False)
         ir = _information_rates(score, improvisations)
         if ir is not None:

@@ -137,12 +137,16 @@ def test_teaching_script_says_the_measured_numbers():
     from qbdi_musicology.report.drift_report import teaching_script
 
     rows = pd.DataFrame({"rate": [math.inf, 8.0, 0.0], "segments": [10, 10, 10],
-                         "chord_agreement": [0.6, 0.2, 0.1], "tonic_share": [0.2, 0.5, 1.0],
+                         "triad_agreement": [0.6, 0.2, 0.1], "tonic_share": [0.2, 0.5, 1.0],
                          "distinct_chords": [8, 4, 1], "query_tonic_share": [0.3] * 3,
-                         "key": ["f# minor"] * 3})
+                         "key": ["f# minor"] * 3, "channel_mean": ["tonic"] * 3})
     text = teaching_script(rows, "bwv66.6", listen={0.0: "rate-000.wav"})
     assert "key (f# minor)" in text and "in 30% of the bars" in text
-    assert "Bach's chord in 6 of 10 bars (60%)" in text
+    assert "Bach's triad in 6 of 10 bars (60%)" in text
+    # what rate 0 plays is said from the model's own fallback, not a fixed sentence
+    assert "falls back on the tonic chord" in text and "average of the whole" not in text
+    rows["channel_mean"] = "query"
+    assert "average of the whole piece" in teaching_script(rows, "bwv66.6")
     assert "(rate-000.wav)" in text and "on the tonic in 10 of 10 bars" in text
     assert "uses a single chord" in text
     assert "Caution" not in text  # the tonic share does rise above Bach's own

@@ -35,6 +35,7 @@ import pandas as pd
 
 from ..fileio import atomic_path, write_bytes_atomic, write_text_atomic
 from ..rates import OVERVIEW_FILE, rate_short
+from ..channel import fallback_words
 from .lesson import number_text as _fmt
 
 log = logging.getLogger(__name__)
@@ -681,17 +682,19 @@ def teaching_script(rows: pd.DataFrame, title: str, *, listen: Mapping[float, st
         rate = float(row["rate"])
         where = listen.get(rate)
         heard = f" ({where})" if where else ""
-        agreement = float(row.get("chord_agreement", math.nan))
+        agreement = float(row.get("triad_agreement", math.nan))
         tonic = float(row.get("tonic_share", math.nan))
         distinct = row.get("distinct_chords")
         if math.isinf(rate):
             lead = f"{n}. Play the improvisation at full rate{heard}: nothing is lost in the pipe."
         elif rate == 0:
-            lead = (f"{n}. Play it at 0 bits per bar{heard}: the pipe is closed, every bar "
-                    f"hears only the average of the whole chorale.")
+            mean = row.get("channel_mean")
+            closed = fallback_words(str(mean)) if isinstance(mean, str) and mean else \
+                "nothing of the query gets through bar by bar"
+            lead = f"{n}. Play it at 0 bits per bar{heard}: the pipe is closed, {closed}."
         else:
             lead = f"{n}. Play it at {rate:g} bits per bar{heard}."
-        facts = (f" It keeps Bach's chord in {_share_in_words(agreement, bars)}, sits on the "
+        facts = (f" It keeps Bach's triad in {_share_in_words(agreement, bars)}, sits on the "
                  f"tonic in {_share_in_words(tonic, bars)}"
                  + (f" and uses {_chords(int(distinct))}." if pd.notna(distinct) else "."))
         steps.append(lead + facts)
