@@ -60,3 +60,25 @@ def chord_model(tmp_path_factory):
 
     with one_torch_thread():
         return tiny_chord_model(tmp_path_factory.mktemp("chord-model"))
+
+
+@pytest.fixture
+def analysis_calls(monkeypatch):
+    """The names (``query``, ``improvisation at rate 8.0``...) of every chord analysis made.
+
+    Every module that analyses a score gets a counting ``analyse_score``, so a test can
+    check that each score is analysed once.
+    """
+    from qbdi_musicology.analysis import collisions, drift
+    from qbdi_musicology.annotate import harmony
+
+    calls: list = []
+    original = collisions.analyse_score
+
+    def counting(score, *args, **kwargs):
+        calls.append(kwargs.get("name"))
+        return original(score, *args, **kwargs)
+
+    for module in (collisions, drift, harmony):
+        monkeypatch.setattr(module, "analyse_score", counting)
+    return calls

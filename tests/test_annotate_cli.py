@@ -89,22 +89,10 @@ def test_bad_inputs_fail_cleanly(tmp_path, capsys):
     assert "rate 8" in capsys.readouterr().err
 
 
-def test_analyse_labels_each_score_once(tmp_path, sweep_files, monkeypatch):
+def test_analyse_labels_each_score_once(tmp_path, sweep_files, analysis_calls):
     """The query and each improvisation are analysed once; the annotated scores and the
     overview reuse those analyses."""
-    from qbdi_musicology.analysis import collisions, drift
-    from qbdi_musicology.annotate import harmony
-
-    calls = []
-    original = collisions.analyse_score
-
-    def counting(score, *args, **kwargs):
-        calls.append(kwargs.get("name"))
-        return original(score, *args, **kwargs)
-
-    for module in (collisions, drift, harmony):
-        monkeypatch.setattr(module, "analyse_score", counting)
     query, improvs = sweep_files
     assert main(["analyse", str(query), *map(str, improvs), "--out", str(tmp_path / "a"),
                  "--key", "C", "--format", "musicxml"]) == 0
-    assert len(calls) == 1 + len(improvs) and calls[0] == "query"
+    assert len(analysis_calls) == 1 + len(improvs) and analysis_calls[0] == "query"

@@ -67,21 +67,10 @@ def test_no_improvisation_is_an_error():
         drift_table(bars_score(QUERY), {})
 
 
-def test_the_batch_analyses_each_score_once(monkeypatch, chord_model, tmp_path):
+def test_the_batch_analyses_each_score_once(monkeypatch, chord_model, analysis_calls):
     """Query and improvisations are labelled once; the annotated scores reuse the labels."""
     from qbdi_musicology import batch, pipeline
-    from qbdi_musicology.analysis import collisions, drift
-    from qbdi_musicology.annotate import harmony
 
-    calls = []
-    original = collisions.analyse_score
-
-    def counting(score, *args, **kwargs):
-        calls.append(kwargs.get("name"))
-        return original(score, *args, **kwargs)
-
-    for module in (collisions, drift, harmony):
-        monkeypatch.setattr(module, "analyse_score", counting)
     monkeypatch.setattr(pipeline, "_cached_model", lambda spec: chord_model)
     monkeypatch.setattr(pipeline, "_information_rates", lambda score, improvisations: None)
     task = batch.QueryTask(query_id="q", spec="corpus:bach-chorales/bwv66.6",
@@ -90,7 +79,8 @@ def test_the_batch_analyses_each_score_once(monkeypatch, chord_model, tmp_path):
     output = pipeline.drift_task(task, batch.StageClock())
     assert sorted(output.files) == ["overview.musicxml", "rate-000.musicxml",
                                     "rate-008.musicxml", "rate-inf.musicxml"]
-    assert len(calls) == 4 and calls[0] == "query"  # the query and three improvisations
+    # the query and three improvisations
+    assert len(analysis_calls) == 4 and analysis_calls[0] == "query"
 
 
 def test_evaluate_and_the_drift_table_give_one_triad_agreement(chord_model):
