@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterator, Sequence
 import pandas as pd
 
 from .errors import InputError, ParameterError, QbdiError
-from .fileio import write_bytes_atomic, write_text_atomic
+from .fileio import code_fingerprint, write_bytes_atomic, write_text_atomic
 from .rates import OVERVIEW_FILE, rate_file_name, rate_label  # noqa: F401 (used by callers)
 
 log = logging.getLogger(__name__)
@@ -103,26 +103,6 @@ class QueryTask:
                 "model": self.model, "rates": [rate_label(r) for r in self.rates],
                 "options": [[k, v] for k, v in self.options], "task": task_fn,
                 "code": code_fingerprint()}
-
-
-_CODE_FINGERPRINT: list[str] = []
-
-
-def code_fingerprint() -> str:
-    """sha256 (first 16 hex digits) of the package's Python files and shipped data.
-
-    Example: editing any module of ``qbdi_musicology`` changes it, so a batch run after
-    an upgrade analyses every piece again rather than keeping results of the old code.
-    """
-    if not _CODE_FINGERPRINT:
-        digest = hashlib.sha256()
-        root = Path(__file__).resolve().parent
-        for path in sorted(root.rglob("*")):
-            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(root)).encode())
-                digest.update(path.read_bytes())
-        _CODE_FINGERPRINT.append(digest.hexdigest()[:16])
-    return _CODE_FINGERPRINT[0]
 
 
 @dataclass

@@ -32,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import InputError, ParameterError, QbdiError
-from .fileio import atomic_path
+from .fileio import atomic_path, code_fingerprint
 from .formats import ABC_SUFFIXES, SCORE_SUFFIXES
 from .formats import abc_tunes as list_abc_tunes
 from .grid import DEFAULT_GRID, PLAY, Grid
@@ -130,12 +130,14 @@ def _settings_key(settings: dict) -> str:
 
 
 def _cache_file(root: Path, digest: str, settings_key: str) -> Path:
-    key = hashlib.sha256(f"v{CACHE_VERSION}|{digest}|{settings_key}".encode()).hexdigest()
+    # the code that read the file is part of the key: another version parses it again
+    key = hashlib.sha256(f"v{CACHE_VERSION}|{code_fingerprint()}|{digest}|{settings_key}"
+                         .encode()).hexdigest()
     return root / f"v{CACHE_VERSION}" / key[:2] / f"{key}.npz"
 
 
 def _bundle_file(root: Path, settings_key: str, entries: list[tuple[str, str]]) -> Path:
-    h = hashlib.sha256(f"v{CACHE_VERSION}|bundle|{settings_key}".encode())
+    h = hashlib.sha256(f"v{CACHE_VERSION}|{code_fingerprint()}|bundle|{settings_key}".encode())
     for name, digest in entries:
         h.update(f"|{name}|{digest}".encode())
     key = h.hexdigest()

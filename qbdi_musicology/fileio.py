@@ -86,3 +86,27 @@ def write_bytes_atomic(target: str | os.PathLike, data: bytes) -> Path:
 def write_text_atomic(target: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``target`` atomically and return the final path."""
     return write_bytes_atomic(target, text.encode(encoding))
+
+
+_CODE_FINGERPRINT: list[str] = []
+
+
+def code_fingerprint() -> str:
+    """sha256 (first 16 hex digits) of the package's Python files and shipped data.
+
+    Caches and resumable results carry it, so that nothing made by other code is reused:
+    after an upgrade (or any edit of the package) a corpus is parsed again and a batch's
+    pieces analysed again, rather than read back as the old code made them.
+    """
+    if not _CODE_FINGERPRINT:
+        import hashlib
+
+        digest = hashlib.sha256()
+        root = Path(__file__).resolve().parent
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+        _CODE_FINGERPRINT.append(digest.hexdigest()[:16])
+    return _CODE_FINGERPRINT[0]
+
