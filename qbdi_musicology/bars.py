@@ -450,18 +450,22 @@ class _Head:
     source: Any  # the note it came from (lyrics, expressions, articulations)
 
 
-def _heads_of(part, quantum: Fraction, base: Fraction) -> list[_Head]:
+def _heads_of(part, quantum: Fraction, base: Fraction, *,
+              numerals: bool = False) -> list[_Head]:
     """Every sounding pitch of a part as one head from its attack to its release.
 
     Tied notes are joined (the new bars decide where ties go); grace notes, unpitched
-    notes and chord symbols are left out.
+    notes and chord symbols are left out. ``numerals``: Roman numerals count as the chords
+    they name (a RomanText analysis has no other notes).
     """
     from music21 import harmony, note, roman
 
     heads: list[_Head] = []
     open_ties: dict[float, _Head] = {}
     for el in part.flatten().notes:
-        if isinstance(el, (harmony.Harmony, roman.RomanNumeral, note.Unpitched)) or \
+        if numerals and isinstance(el, roman.RomanNumeral) and el.pitches:
+            pass  # the chord the numeral names, as music21 voices it
+        elif isinstance(el, (harmony.Harmony, roman.RomanNumeral, note.Unpitched)) or \
                 "PercussionChord" in el.classes:
             continue
         if el.duration.isGrace or el.quarterLength <= 0:
@@ -588,7 +592,7 @@ def _bar_index(structure: BarStructure, offset: Fraction) -> int:
 
 
 def _metric_part(part, structure: BarStructure, quantum: Fraction, base: Fraction, *,
-                 first_part: bool):
+                 first_part: bool, numerals: bool = False):
     from music21 import instrument, stream
 
     new = type(part)() if isinstance(part, stream.Part) else stream.Part()
@@ -599,7 +603,7 @@ def _metric_part(part, structure: BarStructure, quantum: Fraction, base: Fractio
     inst = part.getInstrument(returnDefault=False)
     if inst is not None:
         new.insert(0, copy.deepcopy(inst))
-    heads = _heads_of(part, quantum, base)
+    heads = _heads_of(part, quantum, base, numerals=numerals)
     clefs = _placed(part, ("Clef",), base)
     keys = _placed(part, ("KeySignature",), base)
     tempos = _placed(part, ("MetronomeMark",), base) if first_part else []
@@ -659,8 +663,9 @@ def metric_score(score, *, quantum: Fraction | None = None, grid: Grid | None = 
     whose notes overlap (a MIDI track) is written in voices so that every bar is exactly
     full. Onsets and ends are moved to the nearest ``quantum`` (default: the grid's step,
     a sixteenth), the resolution at which the model reads the music, so that reading the
-    written score back gives the model's input bars exactly. Lyrics, fermatas, clefs, key
-    signatures and the first tempo mark are kept; part names, staff groups (a piano's
+    written score back gives the model's input bars exactly. A score of Roman numerals
+    only (a RomanText analysis) is written as the chords the numerals name. Lyrics,
+    fermatas, clefs, key signatures and the first tempo mark are kept; part names, staff groups (a piano's
     brace) and metadata too. The input is not changed; a score made here is returned as
     is. Example: bwv13.6's 15 measures become 13 bars (pickup, 11 full bars, final bar).
     """
@@ -682,13 +687,17 @@ def metric_score(score, *, quantum: Fraction | None = None, grid: Grid | None = 
         score = stream.Score([score])
     structure = bar_structure(score, where=where, quantum=quantum)
     parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    # an analysis alone (RomanText): its numerals are the music, realised as chords
+    numerals = not any("RomanNumeral" not in n.classes and "Harmony" not in n.classes
+                       for n in score.recurse().notes)
     out = stream.Score()
     out.metadata = copy.deepcopy(score.metadata) if score.metadata is not None \
         else metadata.Metadata()
     made = {}
     for k, part in enumerate(parts):
         base = _q(part.offset) if part is not score else Fraction(0)
-        new = _metric_part(part, structure, quantum, base, first_part=(k == 0))
+        new = _metric_part(part, structure, quantum, base, first_part=(k == 0),
+                           numerals=numerals)
         out.insert(0, new)
         made[id(part)] = new
     for group in score.getElementsByClass(layout.StaffGroup):

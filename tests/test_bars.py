@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 from fractions import Fraction
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -281,3 +282,16 @@ def test_every_chorale_s_written_query_staves_equal_its_model_input(tmp_path):
         if written.bars.shape != conv.bars.shape or not (written.bars == conv.bars).all():
             failures.append(path.name)
     assert not failures, failures
+
+
+def test_a_romantext_analysis_is_written_as_the_chords_it_names():
+    from music21.common import getCorpusFilePath
+
+    analysis = load_score(Path(getCorpusFilePath()) / "bach" / "choraleAnalyses"
+                          / "riemenschneider001.rntxt")
+    metric = metric_score(analysis)
+    first_full = metric.parts[0].getElementsByClass(stream.Measure)[1]
+    # bar 1 of the analysis is "I" in G major: a G major triad, as music21 voices it
+    names = {p.name for c in first_full.notes for p in c.pitches}
+    assert {"G", "B", "D"} <= names
+    assert convert_score(metric).bars[..., PLAY].any()

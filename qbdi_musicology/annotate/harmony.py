@@ -171,11 +171,10 @@ def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", k
     symbols = float(pairs["same_chord"].mean()) if len(pairs) else math.nan
     bars = f"{n_bars} bars" if n_query == n_improv else \
         f"first {n_bars} bars (query {n_query}, improvisation {n_improv})"
-    result = (f"triad agreement {agreement:.2f} (same chord symbol {symbols:.2f}), "
-              f"{counts['collisions']} collisions")
-    facts = [f"Key: {key_name(q.key)}; labels per {per}, {len(pairs)} segments"]
-    # two lines beside the two of the legend; a long note on the bars gets its own line
-    facts += [f"{bars}; {result}"] if n_query == n_improv else [bars, result.capitalize()]
+    facts = [f"Key: {key_name(q.key)}; labels per {per}, {len(pairs)} segments",
+             f"{bars}; triad agreement {agreement:.2f}",
+             f"same chord symbol {symbols:.2f}; {counts['collisions']} collisions"]
+    # short lines: the right-hand block must not run into the legend on the left
     header_mm = _header(out, out.metadata.title, "\n".join(facts), _legend(per))
     # smaller than music21's 7 mm: a bar of sixteenths in the improvisation otherwise
     # leaves room for two or three bars per page
