@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-from fractions import Fraction
 from pathlib import Path
 
 import mido
