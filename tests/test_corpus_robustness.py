@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,12 @@ SCRIPT = Path(__file__).resolve().parents[1] / "analyses" / "corpus_robustness.p
 
 
 def _script():
+    if "corpus_robustness" in sys.modules:
+        return sys.modules["corpus_robustness"]
     spec = importlib.util.spec_from_file_location("corpus_robustness", SCRIPT)
     module = importlib.util.module_from_spec(spec)
+    # registered by name: its worker processes find the functions they are sent
+    sys.modules["corpus_robustness"] = module
     spec.loader.exec_module(module)
     return module
 
