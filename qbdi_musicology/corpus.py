@@ -376,8 +376,11 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
 
     def cache_path(src) -> Path:
         path, tune = src
+        # the suffix says how the bytes are read: the same bytes as .musicxml and as .mei
+        # are two different files (one a score, the other refused)
         return _cache_file(root, digests[path],
-                           settings_key + (f"|tune={tune}" if tune is not None else ""))
+                           settings_key + f"|{path.suffix.lower()}"
+                           + (f"|tune={tune}" if tune is not None else ""))
 
     def digest(src) -> bool:
         path = src[0]
@@ -411,7 +414,8 @@ def load_corpus(name_or_path: str | os.PathLike = DEFAULT_CORPUS, grid: Grid = D
         for src in sources:
             digest(src)
         bundle = _bundle_file(root, settings_key,
-                              [(names[s], digests.get(s[0], "-")) for s in sources])
+                              [(f"{names[s]}{s[0].suffix.lower()}", digests.get(s[0], "-"))
+                               for s in sources])
         if use_cache:
             loaded = _read_bundle(bundle, grid, len(sources))
             if loaded is not None:

@@ -290,3 +290,19 @@ def test_rebar_reads_pieces_in_other_meters(mixed_folder, tmp_path):
     # tied over the barline
     assert waltz[1, :8, 62 - LO, PLAY].all() and not waltz[1, :, 62 - LO, ARTICULATE].any()
     assert result.reports[2]["meters_rebarred"] == ["3/4"]
+
+
+def test_the_same_bytes_under_another_suffix_are_read_again(tmp_path):
+    """The cache keys on what a file is named, not only on its bytes: a MusicXML file
+    copied to a .mei name is refused even after the .musicxml was cached."""
+    from test_scoreio import musicxml_text
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    text = musicxml_text()
+    (folder / "a.musicxml").write_text(text)
+    first = load_corpus(folder, cache_dir=tmp_path / "c", progress=False)
+    assert first.pieces == ["a"]
+    (folder / "b.mei").write_text(text)
+    second = load_corpus(folder, cache_dir=tmp_path / "c", progress=False)
+    assert second.pieces == ["a"] and "MEI" in dict(second.skipped)["b"]
