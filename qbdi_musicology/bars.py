@@ -41,7 +41,7 @@ import math
 import weakref
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -593,7 +593,7 @@ def _bar_index(structure: BarStructure, offset: Fraction) -> int:
 
 def _metric_part(part, structure: BarStructure, quantum: Fraction, base: Fraction, *,
                  first_part: bool, numerals: bool = False):
-    from music21 import instrument, stream
+    from music21 import stream
 
     new = type(part)() if isinstance(part, stream.Part) else stream.Part()
     if isinstance(part.id, str):
@@ -641,7 +641,6 @@ def _metric_part(part, structure: BarStructure, quantum: Fraction, base: Fractio
     if not new.getElementsByClass(stream.Measure).first().getElementsByClass("Clef"):
         new.getElementsByClass(stream.Measure).first().insert(0, copy.deepcopy(
             clefs[0][1]) if clefs else _default_clef(heads))
-    _ = instrument  # imported for getInstrument's classes
     return new
 
 
@@ -731,8 +730,3 @@ def same_bars(a: BarStructure, b: BarStructure) -> bool:
     return len(a) == len(b) and all(
         x.length == y.length and x.meter == y.meter and x.kind == y.kind
         for x, y in zip(a.bars, b.bars))
-
-
-def structure_of_bars(bars: Sequence[Bar]) -> BarStructure:
-    """A structure from bars (renumbered offsets kept as given)."""
-    return BarStructure(tuple(bars))

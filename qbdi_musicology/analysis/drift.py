@@ -229,21 +229,8 @@ def _bar_measures(query_bars: np.ndarray, improvisation, tonic_index: int) -> di
 
 
 def _bar_triad_agreement(query_bars: np.ndarray, improvisation) -> float:
-    """``triad_agreement`` exactly as :func:`qbdi_musicology.evaluate.bar_metrics` counts it.
-
-    Per bar of the model's grid (pickup and final bar included), the best major/minor triad
-    of the improvisation's bar against the query's; bars where the query is silent are
-    left out. One definition for ``qbdi evaluate``, the drift table and the report.
-    """
-    from ..evaluate import bar_metrics
-
-    improv_bars = _grid_bars(improvisation)
-    if improv_bars.shape != query_bars.shape:
-        log.warning("the improvisation has %d bars, the query %d: no bar triad agreement",
-                    improv_bars.shape[0], query_bars.shape[0])
-        return math.nan
-    value = bar_metrics(query_bars, improv_bars, tonic_triad=-1)["triad_agreement"]
-    return round(float(value), 6)
+    """``triad_agreement`` of :func:`_bar_measures` alone (the tonic plays no part in it)."""
+    return _bar_measures(query_bars, improvisation, -1)["triad_agreement"]
 
 
 def _mean(values) -> float:
