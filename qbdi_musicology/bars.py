@@ -38,6 +38,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+from functools import lru_cache
 import weakref
 from dataclasses import dataclass
 from fractions import Fraction
@@ -47,6 +48,7 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 from .grid import ARTICULATE, PLAY, Grid
+from .gcpause import without_gc_pauses
 
 log = logging.getLogger(__name__)
 
@@ -303,11 +305,16 @@ def native_steps(bar: Bar, grid: Grid) -> tuple[int, int]:
 
 def beat_steps(bar: Bar, grid: Grid) -> int:
     """Steps per beat of the bar's meter on the grid: 4 in 4/4, 6 in 6/8, 8 in 3/2."""
+    beat = _beat_quarters(bar.meter) / Fraction(grid.step_quarter_length)
+    return max(1, int(round(beat)))
+
+
+@lru_cache(maxsize=64)
+def _beat_quarters(meter_text: str) -> Fraction:
+    """The beat of a meter in quarter notes (music21 builds a meter slowly: once each)."""
     from music21 import meter
 
-    ts = meter.TimeSignature(bar.meter)
-    beat = _q(ts.beatDuration.quarterLength) / Fraction(grid.step_quarter_length)
-    return max(1, int(round(beat)))
+    return _q(meter.TimeSignature(meter_text).beatDuration.quarterLength)
 
 
 def _notes_of(roll: np.ndarray) -> list[tuple[int, int, int, bool]]:
@@ -652,6 +659,7 @@ def _default_clef(heads: list[_Head]):
     return clef.TrebleClef()
 
 
+@without_gc_pauses
 def metric_score(score, *, quantum: Fraction | None = None, grid: Grid | None = None,
                  where: str = "score"):
     """A new score with every part written on the score's metric bars.

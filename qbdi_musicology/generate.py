@@ -42,6 +42,7 @@ import numpy as np
 from .errors import InputError, ParameterError
 from .rates import rate_title
 from .grid import ARTICULATE, PLAY, Grid
+from .gcpause import without_gc_pauses
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +358,7 @@ def _fields(provenance: dict, *, seed: int, threshold: float, enc: Encoding | No
     return fields
 
 
+@without_gc_pauses
 def query(score, model, *, seed: int = 0, threshold: float = 0.5, rate: float = math.inf,
           channel=None, include_query: bool = False,
           parts: Sequence[int | str] | None = None, meter_map: str = "scale", key=None):
@@ -375,6 +377,7 @@ def query(score, model, *, seed: int = 0, threshold: float = 0.5, rate: float = 
                  key=key)[0][1]
 
 
+@without_gc_pauses
 def sweep(score, model, rates: Sequence[float], *, seed: int = 0, threshold: float = 0.5,
           channel=None, include_query: bool = False,
           parts: Sequence[int | str] | None = None, meter_map: str = "scale",

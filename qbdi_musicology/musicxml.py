@@ -50,6 +50,7 @@ from typing import Any, Mapping
 
 from .errors import InputError, OutputError
 from .fileio import atomic_path
+from .gcpause import without_gc_pauses
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +195,8 @@ def mark_write_only(score):
 
 
 def write_musicxml(score, path: str | os.PathLike, *, compressed: bool | None = None,
-                   fields: Mapping[str, Any] | None = None, copy_score: bool = True) -> Path:
+                   fields: Mapping[str, Any] | None = None, copy_score: bool = True,
+                   writer: str = "auto") -> Path:
     """Write ``score`` as MusicXML 4.0 to ``path`` atomically and return the path.
 
     ``compressed=None`` chooses by suffix: ``.mxl`` is a compressed archive, anything else
@@ -202,7 +204,7 @@ def write_musicxml(score, path: str | os.PathLike, *, compressed: bool | None = 
     score's own provenance fields. The score is not modified. Refuses to overwrite the file
     the score was read from (:class:`OutputError`). ``copy_score=False`` lets the writer
     notate the score itself instead of a copy: faster, for a score built only to be
-    written.
+    written. ``writer`` chooses how the document is made (see :func:`musicxml_bytes`).
 
     Example: ``write_musicxml(corpus.parse("bwv66.6"), "bwv66.musicxml")``.
     """
@@ -210,7 +212,7 @@ def write_musicxml(score, path: str | os.PathLike, *, compressed: bool | None = 
     _refuse_input(score, path)
     if compressed is None:
         compressed = path.suffix.lower() == ".mxl"
-    xml = musicxml_bytes(score, fields=fields, copy_score=copy_score)
+    xml = musicxml_bytes(score, fields=fields, copy_score=copy_score, writer=writer)
     if compressed:
         inner = "score.musicxml"  # fixed, so the bytes do not depend on the file name
         data = _mxl_bytes(xml, inner)
@@ -313,14 +315,49 @@ def _joined_ties(work):
     return joined
 
 
+#: The writers :func:`musicxml_bytes` can use.
+WRITERS = ("auto", "direct", "music21")
+
+
+@without_gc_pauses
 def musicxml_bytes(score, *, fields: Mapping[str, Any] | None = None,
-                   copy_score: bool = True) -> bytes:
-    """The MusicXML 4.0 document (UTF-8 bytes) that :func:`write_musicxml` writes."""
+                   copy_score: bool = True, writer: str = "auto") -> bytes:
+    """The MusicXML 4.0 document (UTF-8 bytes) that :func:`write_musicxml` writes.
+
+    ``writer="auto"`` (the default) builds the document directly
+    (:mod:`qbdi_musicology.xmlscore`, several times faster) when the score holds only what
+    that builder writes, and otherwise uses music21's exporter; ``"direct"`` insists on the
+    direct builder (:class:`OutputError` if it cannot), ``"music21"`` always uses
+    music21's exporter. Both give the same music: notes, durations, ties, chord symbols,
+    numerals, colours and metadata.
+    """
     from music21 import stream
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
+    if writer not in WRITERS:
+        raise InputError(f"unknown MusicXML writer {writer!r}; choose one of "
+                         + ", ".join(WRITERS))
     if not isinstance(score, stream.Stream):
         raise InputError(f"cannot write {type(score).__name__} as MusicXML: not a music21 "
                          "stream; parse the file with music21 first")
+    all_fields = score_fields(score)
+    for name, value in (fields or {}).items():
+        all_fields[str(name)] = field_text(value)
+    if writer != "music21":
+        from . import xmlscore
+        try:
+            root = xmlscore.build(score)
+        except xmlscore.Unsupported as why:
+            if writer == "direct":
+                raise OutputError(f"the direct MusicXML writer cannot write this score: "
+                                  f"{why}") from None
+            log.debug("written by music21's exporter: the score holds %s", why)
+        else:
+            return _finish(root, None, all_fields, has_composer=_has_composer(score))
+    return _music21_bytes(score, all_fields, copy_score)
+
+
+def _music21_bytes(score, all_fields: Mapping[str, str], copy_score: bool) -> bytes:
+    """The document as music21's exporter writes it, notated on a copy and repaired."""
+    from music21.musicxml.m21ToXml import GeneralObjectExporter
     if score in _PREPARED:
         work = score  # notated by an earlier write; notating it again is not needed
     elif score in _WRITE_ONLY or not copy_score:
@@ -337,9 +374,6 @@ def musicxml_bytes(score, *, fields: Mapping[str, Any] | None = None,
             raw = exporter.parse()
     except Exception as exc:
         raise OutputError(f"music21 could not export the score as MusicXML: {exc}") from exc
-    all_fields = score_fields(score)
-    for name, value in (fields or {}).items():
-        all_fields[str(name)] = field_text(value)
     return _fix_xml(raw, all_fields, has_composer=_has_composer(score))
 
 
@@ -532,14 +566,22 @@ def _read_root(path: Path):
 def _fix_xml(raw: bytes, fields: Mapping[str, str], *, has_composer: bool) -> bytes:
     from lxml import etree
     tree = etree.parse(io.BytesIO(raw), _parser())
-    root = tree.getroot()
+    return _finish(tree.getroot(), tree.docinfo.doctype, fields, has_composer=has_composer)
+
+
+def _finish(root, doctype: str | None, fields: Mapping[str, str], *,
+            has_composer: bool) -> bytes:
+    """Provenance, stable ids, a page size, valid chord kinds, one tempo mark per bar."""
+    from lxml import etree
     _fix_identification(root, fields, has_composer)
     _renumber_ids(root)
     _ensure_page_layout(root)
     _fix_harmonies(root)
     _dedupe_tempo(root)
+    if doctype is None:
+        etree.indent(root, space="  ")
     body = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
-    doctype = tree.docinfo.doctype or (
+    doctype = doctype or (
         '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" '
         '"http://www.musicxml.org/dtds/partwise.dtd">')
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + doctype.encode() + b"\n" + body + b"\n"

@@ -31,6 +31,7 @@ import numpy as np
 
 from .errors import InputError, ParameterError
 from .grid import ARTICULATE, DEFAULT_GRID, PLAY, Grid
+from .gcpause import without_gc_pauses
 
 log = logging.getLogger(__name__)
 
@@ -684,6 +685,12 @@ def _layouts(structure, grid: Grid) -> list[_BarLayout]:
     return out
 
 
+def _quarters(value: Fraction) -> float | Fraction:
+    """A length as a float when the float is exact (binary fractions), else the Fraction."""
+    as_float = float(value)
+    return as_float if Fraction(as_float) == value else value
+
+
 def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, pitch_rows,
                  *, first: bool, tempo: float | None, part_cls, instrument_obj, staff_id: str,
                  key_obj=None, layouts: Sequence[_BarLayout]):
@@ -729,16 +736,18 @@ def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, 
         change |= bar_art.any(axis=1)
         bounds = list(np.nonzero(change)[0]) + [steps]
         if not bar_play.any():
-            measure.append(note.Rest(quarterLength=step_ql * steps))
+            measure.append(note.Rest(quarterLength=_quarters(step_ql * steps)))
             part.append(measure)
             continue
-        offset = Fraction(0)
+        # Offsets and lengths as floats: grid steps are binary fractions of a quarter
+        # (exact in a float), and music21 handles floats much faster than Fractions.
+        offset = 0.0
         for a, z in zip(bounds[:-1], bounds[1:]):
             sounding = np.nonzero(bar_play[a])[0]
             pieces = _split_lengths(lay.phase + a, z - a, grid, lay.beat, lay.full)
             pos = a
             for k, length in enumerate(pieces):
-                ql = step_ql * length
+                ql = _quarters(step_ql * length)
                 if len(sounding) == 0:
                     el = note.Rest(quarterLength=ql)
                 else:
@@ -769,6 +778,7 @@ def _build_staff(play: np.ndarray, art: np.ndarray, grid: Grid, clef_name: str, 
     return part
 
 
+@without_gc_pauses
 def bars_to_score(bars: np.ndarray, grid: Grid = DEFAULT_GRID, *, tempo: float | None = 120.0,
                   instrument: str = "Piano", title: str | None = None,
                   staves: str = "grand", key=None, structure=None,

@@ -44,6 +44,7 @@ from .errors import InputError
 from .formats import (KNOWN_SUFFIXES, MIDI_SUFFIXES, MXL_SUFFIXES, SCORE_SUFFIXES,
                       XML_SUFFIXES, abc_tune, check_humdrum, check_romantext, decode_xml,
                       format_of)
+from .gcpause import without_gc_pauses
 
 log = logging.getLogger(__name__)
 
@@ -543,6 +544,7 @@ def _checked_text(path: Path, data: bytes, fmt: str, limits: Limits,
     raise InputError(f"{where}: no reader for the {fmt} format")  # not reached
 
 
+@without_gc_pauses
 def load_score(path, *, limits: Limits = DEFAULT_LIMITS, tune: int | None = None,
                announce_tune: bool = True):
     """Read a score file into a music21 Score, after the safety checks.

@@ -420,6 +420,7 @@ def test_reading_files_does_not_import_the_naming_layer():
         loaded[module] = set(out.stdout.split()) - {"qbdi_musicology.api"}
     assert loaded["qbdi_musicology.scoreio"] == {"qbdi_musicology.errors",
                                                  "qbdi_musicology.formats",
+                                                 "qbdi_musicology.gcpause",
                                                  "qbdi_musicology.scoreio"}
     assert "qbdi_musicology.corpus" not in loaded["qbdi_musicology.pieces"]
     assert "qbdi_musicology.pianoroll" not in loaded["qbdi_musicology.pieces"]

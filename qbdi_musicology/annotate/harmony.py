@@ -47,6 +47,7 @@ from .labels import _legend, _positions, _write_labels
 from .layout import RATES_ONE_PER_LINE, STAFF_MM_DENSE, _header, _scale, staff_height_mm
 from .staves import (_align, _assemble, _match_meter_signs, _rehearsal, _renumber,
                      _staves_of, grand_staff_reduction)
+from ..gcpause import without_gc_pauses
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def _improv_collisions(i: AnalysedScore, pairs: pd.DataFrame) -> pd.DataFrame:
     return flags
 
 
+@without_gc_pauses
 def annotate_pair(query, improvisation, *, rate: Any = None, per: str = "bar", key=None,
                   min_foreign_share: float = MIN_FOREIGN_SHARE,
                   min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE,
@@ -248,6 +250,7 @@ def write_annotated(query, improvisation, path, *, rate: Any = None, per: str = 
 # the drift overview
 
 
+@without_gc_pauses
 def drift_overview(query, improvisations: Mapping[Any, Any], *, per: str = "bar", key=None,
                    min_foreign_share: float = MIN_FOREIGN_SHARE,
                    min_tonnetz_distance: float = MIN_TONNETZ_DISTANCE,
