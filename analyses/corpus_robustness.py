@@ -17,6 +17,7 @@ The run is parallel (``--jobs``) and resumable: each score's outcome is stored i
 
     python analyses/corpus_robustness.py --out runs/robustness --jobs 2
     python analyses/corpus_robustness.py --sample 300 --seed 1 --out runs/sample
+    python analyses/corpus_robustness.py --sample 150 --seed 2 --compare-writers --out runs/cmp
 
 Exits 1 when a score crashed or gave an invalid file.
 """
@@ -59,14 +60,14 @@ def _reason(message: str) -> str:
     return " ".join(text.split())[:160]
 
 
-def _init(model: str | None, rate: float) -> None:
+def _init(model: str | None, rate: float, compare: bool = False) -> None:
     import torch
 
     from qbdi_musicology.checkpoint import load_model
 
     torch.set_num_threads(1)
     logging.disable(logging.WARNING)
-    _STATE.update(model=load_model(model), rate=rate)
+    _STATE.update(model=load_model(model), rate=rate, compare=compare)
 
 
 def check_score(path_text: str) -> dict:
@@ -77,6 +78,7 @@ def check_score(path_text: str) -> dict:
     from qbdi_musicology.errors import QbdiError
     from qbdi_musicology.generate import query
     from qbdi_musicology.musicxml import musicxml_bytes
+    from qbdi_musicology.errors import OutputError
     from qbdi_musicology.scoreio import load_score
     from qbdi_musicology.validate import musicxml_errors
 
@@ -87,7 +89,16 @@ def check_score(path_text: str) -> dict:
     try:
         score = load_score(path)
         improvisation = query(score, _STATE["model"], rate=_STATE["rate"], seed=0)
-        data = musicxml_bytes(annotate_pair(score, improvisation, rate=_STATE["rate"]))
+        annotated = annotate_pair(score, improvisation, rate=_STATE["rate"])
+        try:
+            data = musicxml_bytes(annotated, writer="direct")
+            row["writer"] = "direct"
+        except OutputError as exc:  # what the direct builder does not write: music21's
+            data = musicxml_bytes(annotated, writer="music21")
+            row["writer"] = "music21: " + _reason(str(exc).split(": ", 1)[-1])
+        if _STATE.get("compare") and row["writer"] == "direct":
+            _compare_writers(row, data, annotate_pair(score, improvisation,
+                                                      rate=_STATE["rate"]))
         with tempfile.TemporaryDirectory(prefix="qbdi-robust-") as tmp:
             written = Path(tmp) / "annotated.musicxml"
             written.write_bytes(data)
@@ -100,6 +111,21 @@ def check_score(path_text: str) -> dict:
         row.update(outcome="crashed", reason=f"{type(exc).__name__}: {_reason(str(exc))}")
     row["seconds"] = round(time.perf_counter() - started, 3)
     return row
+
+
+def _compare_writers(row: dict, direct: bytes, annotated) -> None:
+    """Record whether music21's exporter writes the same music as the direct builder."""
+    from music21 import converter
+
+    from qbdi_musicology.musicxml import musicxml_bytes
+    from qbdi_musicology.scorecontent import content_differences
+
+    other = musicxml_bytes(annotated, writer="music21")
+    differences = content_differences(converter.parseData(direct, format="musicxml"),
+                                      converter.parseData(other, format="musicxml"))
+    row["same_music"] = not differences
+    if differences:
+        row["difference"] = differences[0][:300]
 
 
 def _store(folder: Path, row: dict) -> None:
@@ -127,7 +153,25 @@ def summarise(rows: list[dict]) -> str:
     lines.append(f"| **all** | **{n}** | "
                  + " | ".join(f"**{total[o]}**" for o in outcomes) + " |")
     share = total["annotated"] / n if n else math.nan
-    lines += ["", f"annotated: {share:.1%} of {n} scores", "", "reasons:", ""]
+    lines += ["", f"annotated: {share:.1%} of {n} scores", ""]
+    writers = Counter(r.get("writer", "not recorded") for r in rows
+                      if r["outcome"] == "annotated")
+    direct = writers.pop("direct", 0)
+    lines += [f"written by the direct MusicXML builder: {direct} of "
+              f"{total['annotated']} annotated; by music21's exporter: "
+              f"{sum(writers.values())}", ""]
+    lines += [f"- {count} x {writer}" for writer, count in writers.most_common(8)]
+    if writers:
+        lines.append("")
+    compared = [r for r in rows if "same_music" in r]
+    if compared:
+        same = sum(1 for r in compared if r["same_music"])
+        lines += [f"same music as music21's exporter writes: {same} of {len(compared)} "
+                  "compared", ""]
+        lines += [f"- {r['score']}: {r['difference']}" for r in compared
+                  if not r["same_music"]][:10]
+        lines.append("")
+    lines += ["reasons:", ""]
     reasons = Counter((r["outcome"], r["reason"]) for r in rows if r["outcome"] != "annotated")
     lines += [f"- {count} x {outcome}: {reason}" for (outcome, reason), count
               in reasons.most_common(15)]
@@ -144,6 +188,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=math.inf,
                         help="channel rate in bits per bar (default: full rate)")
     parser.add_argument("--model", default=None, help="model (default: the shipped one)")
+    parser.add_argument("--compare-writers", action="store_true",
+                        help="also write each annotated score with music21's exporter and "
+                             "check both files hold the same music (slower)")
     args = parser.parse_args(argv)
     from qbdi_musicology.fileio import write_text_atomic
 
@@ -161,7 +208,7 @@ def main(argv=None) -> int:
           flush=True)
     started = time.perf_counter()
     with ProcessPoolExecutor(max(1, args.jobs), initializer=_init,
-                             initargs=(args.model, args.rate)) as pool:
+                             initargs=(args.model, args.rate, args.compare_writers)) as pool:
         for i, row in enumerate(pool.map(check_score, todo, chunksize=2), 1):
             _store(folder, row)
             done[row["score"]] = row

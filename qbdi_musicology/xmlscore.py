@@ -571,7 +571,8 @@ class _Builder:
                     if not isinstance(expr, expressions.Fermata):
                         raise Unsupported(f"a {type(expr).__name__} on a note")
                 for art in el.articulations:
-                    if type(art) not in _articulation_tags():
+                    if type(art) not in _articulation_tags() and \
+                            type(art) not in _technical_tags():
                         raise Unsupported(f"a {type(art).__name__} on a note")
                 offset = base + float(source.elementOffset(el))
                 if isinstance(el, note.Rest) and _whole_bar_rest(el, staff.meter):
@@ -823,10 +824,13 @@ class _Builder:
         for t in ties:
             _sub(xs, "tied", type=t)
         if marks:
-            tags = _articulation_tags()
-            xa = _sub(xs, "articulations")
-            for art in marks:
-                _sub(xa, tags[type(art)])
+            for group, tags in (("articulations", _articulation_tags()),
+                                ("technical", _technical_tags())):
+                mine = [tags[type(a)] for a in marks if type(a) in tags]
+                if mine:
+                    xa = _sub(xs, group)
+                    for tag in mine:
+                        _sub(xa, tag)
         if fermata:
             from music21 import expressions
             f = next(x for x in el.expressions if isinstance(x, expressions.Fermata))
@@ -840,6 +844,15 @@ def _articulation_tags() -> dict:
     """music21 articulation classes -> MusicXML element names (music21's own table)."""
     from music21.musicxml.xmlObjects import ARTICULATION_MARKS_REV
     return ARTICULATION_MARKS_REV
+
+
+def _technical_tags() -> dict:
+    """Bowings and other marks without text (music21's table; fingerings and harmonics,
+    which carry more than a sign, are left to music21's exporter)."""
+    from music21.musicxml.xmlObjects import TECHNICAL_MARKS_REV
+    return {cls: tag for cls, tag in TECHNICAL_MARKS_REV.items()
+            if tag in ("up-bow", "down-bow", "open-string", "stopped", "snap-pizzicato",
+                       "thumb-position", "double-tongue", "triple-tongue")}
 
 
 def _whole_bar_rest(rest, meter) -> bool:
