@@ -40,6 +40,7 @@ _BEAMS = {"eighth": 1, "16th": 2, "32nd": 3, "64th": 4, "128th": 5}
 #: music21 chord kinds named differently in MusicXML.
 _KIND_ALIASES = {"dominant-seventh": "dominant", "half-diminished-seventh": "half-diminished",
                  "minor-major-seventh": "major-minor"}
+_SYLLABIC = frozenset(("single", "begin", "end", "middle"))
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _EPS = 1e-9
 
@@ -813,7 +814,9 @@ class _Builder:
             if index == 0:
                 for number, syllabic, text in lyrics:
                     xl = _sub(xn, "lyric", number=number, name=number)
-                    _sub(xl, "syllabic", syllabic or "single")
+                    if syllabic not in _SYLLABIC:
+                        syllabic = "single"  # e.g. two elided syllables, shown as one
+                    _sub(xl, "syllabic", syllabic)
                     _sub(xl, "text", text)
 
     def notations(self, xn, el, e: _Event, ties: list[str], fermata: bool = False) -> None:

@@ -181,3 +181,20 @@ def test_same_music_for_a_humdrum_quartet(model):
     for make in (lambda: improvisation, lambda: annotate_pair(query, improvisation, rate=8.0)):
         direct, music21 = _both(make)
         assert not content_differences(_parsed(direct), _parsed(music21))
+
+
+def test_elided_lyric_is_written_as_one_valid_syllable(tmp_path, assert_valid_musicxml):
+    """music21's 'composite' lyric (two syllables on one note) is not a MusicXML value."""
+    from music21 import note, stream
+    from music21.note import Lyric
+    n = note.Note("C4", quarterLength=4.0)
+    lyric = Lyric()
+    lyric.components = [Lyric("la", syllabic="single"), Lyric("a", syllabic="single")]
+    n.lyrics.append(lyric)
+    part = stream.Part()
+    m = stream.Measure(number=1)
+    m.append(n)
+    part.append(m)
+    path = write_musicxml(stream.Score([part]), tmp_path / "elided.musicxml", writer="direct")
+    assert_valid_musicxml(path)
+    assert [ly.text for ly in _parsed(path.read_bytes()).recurse().notes[0].lyrics] != []
