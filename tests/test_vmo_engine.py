@@ -216,6 +216,45 @@ def test_cosine_distance_is_scipys_bit_for_bit(dim):
             assert np.array_equal(part[r, :a], reference[a, :a], equal_nan=True)
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
+@pytest.mark.parametrize("dim", [1, 2, 3, 6, 7, 12])
+def test_both_cosine_summations_follow_their_definition(lanes, dim):
+    """Whichever summation this machine's scipy uses, the other one is exact too: each
+    distance equals the formula summed in that order, one pair at a time in Python."""
+    rng = np.random.default_rng(10 * dim + lanes)
+    x = rng.normal(size=(40, dim)) * rng.uniform(0.01, 100.0, size=(40, 1))
+    x[::8] = 0.0
+
+    def dot(u, v):
+        if lanes == 1:
+            total = 0.0
+            for a, b in zip(u, v):
+                total += a * b
+            return total
+        even = odd = 0.0
+        paired = dim - dim % 2
+        for k in range(0, paired, 2):
+            even += u[k] * v[k]
+            odd += u[k + 1] * v[k + 1]
+        total = 0.0 + (even + odd)
+        for k in range(paired, dim):
+            total += u[k] * v[k]
+        return total
+
+    norms = E._cosine_norms(x, lanes)
+    out = np.empty((40, 40))
+    E._cosine_block(x, np.ascontiguousarray(x.T), norms, 0, 40, lanes, out)
+    for a in range(40):
+        assert norms[a] == np.sqrt(dot(x[a], x[a]))
+        for b in range(a):
+            with np.errstate(invalid="ignore"):
+                c = dot(x[a], x[b]) / (norms[a] * norms[b])
+            if abs(c) > 1.0:
+                c = 1.0 if c > 0 else -1.0
+            expected = 1.0 - c
+            assert out[a, b] == expected or (np.isnan(expected) and np.isnan(out[a, b]))
+
+
 def test_scipy_fallbacks_and_wide_state_numbers_give_vmos_oracle(monkeypatch):
     """The slower exact paths - scipy's own cosine distance, 32-bit state numbers (used
     for oracles too long for 16 bits) - build the same oracles as vmo."""

@@ -383,15 +383,56 @@ def _cosine_block(x, xt, norms, first, last, lanes, out):
     dim = x.shape[1]
     paired = dim - dim % 2 if lanes == 2 else 0
     other = np.empty(last)
+    # Each running sum starts at its first product, not at 0 + that product: the two
+    # differ only in the sign of a zero sum, and 1 - (+0 or -0) is the same distance.
+    # Features are taken two (or four) at a time, so each pass over the earlier frames
+    # does more arithmetic per number read and written.
     for r in range(last - first):
         a = first + r
         acc = out[r]
-        for j in range(a):
-            acc[j] = 0.0
-        if paired > 0:
+        if paired == 0:
+            u0 = x[a, 0]
+            v0 = xt[0]
             for j in range(a):
-                other[j] = 0.0
-            for k in range(0, paired, 2):
+                acc[j] = u0 * v0[j]
+            k = 1
+            while k + 2 <= dim:
+                u0 = x[a, k]
+                u1 = x[a, k + 1]
+                v0 = xt[k]
+                v1 = xt[k + 1]
+                for j in range(a):
+                    acc[j] = (acc[j] + u0 * v0[j]) + u1 * v1[j]
+                k += 2
+            if k < dim:
+                u0 = x[a, k]
+                v0 = xt[k]
+                for j in range(a):
+                    acc[j] += u0 * v0[j]
+        else:
+            # even features in acc, odd ones in other
+            u0 = x[a, 0]
+            u1 = x[a, 1]
+            v0 = xt[0]
+            v1 = xt[1]
+            for j in range(a):
+                acc[j] = u0 * v0[j]
+                other[j] = u1 * v1[j]
+            k = 2
+            while k + 4 <= paired:
+                u0 = x[a, k]
+                u1 = x[a, k + 1]
+                u2 = x[a, k + 2]
+                u3 = x[a, k + 3]
+                v0 = xt[k]
+                v1 = xt[k + 1]
+                v2 = xt[k + 2]
+                v3 = xt[k + 3]
+                for j in range(a):
+                    acc[j] = (acc[j] + u0 * v0[j]) + u2 * v2[j]
+                    other[j] = (other[j] + u1 * v1[j]) + u3 * v3[j]
+                k += 4
+            if k < paired:
                 u0 = x[a, k]
                 u1 = x[a, k + 1]
                 v0 = xt[k]
@@ -399,13 +440,14 @@ def _cosine_block(x, xt, norms, first, last, lanes, out):
                 for j in range(a):
                     acc[j] += u0 * v0[j]
                     other[j] += u1 * v1[j]
-            for j in range(a):
-                acc[j] = acc[j] + other[j]
-        for k in range(paired, dim):
-            u = x[a, k]
-            v = xt[k]
-            for j in range(a):
-                acc[j] += u * v[j]
+            if paired < dim:
+                u0 = x[a, dim - 1]
+                v0 = xt[dim - 1]
+                for j in range(a):
+                    acc[j] = (acc[j] + other[j]) + u0 * v0[j]
+            else:
+                for j in range(a):
+                    acc[j] = acc[j] + other[j]
         norm_a = norms[a]
         for j in range(a):
             c = acc[j] / (norm_a * norms[j])
@@ -504,8 +546,16 @@ def _grow(arr, size):
 
 #: How many nearest earlier frames are kept per frame to shortcut the scans of trn[0].
 _NEAREST = 16
-#: Transitions of a state kept inline (the rest in a linked list).
-_SLOTS = 4
+#: Transitions of a state kept in its record (the rest in the shared edge pool).
+_SLOTS = 7
+#: The fields of a state's record (see :func:`_advance`); 16 fields, 32 bytes in 16 bits.
+(_F_SFX, _F_LRS, _F_SYM, _F_PRE, _F_CNT, _F_RS_HEAD, _F_RS_TAIL, _F_RS_NEXT, _F_RS_SEEN,
+ _F_SLOT) = range(10)
+_FIELDS = _F_SLOT + _SLOTS
+#: ``pre`` of a state whose LRS reaches back before the first frame (see :func:`_advance`).
+_PRE_UNKNOWN = -2
+#: All bits of a record's ``seen`` field (see :func:`_seen_bit`).
+_SEEN_ALL = (1 << 15) - 1
 #: Oracles with at most this many states keep state numbers in 16 bits.
 _INT16_STATES = 2 ** 15 - 1
 
@@ -522,49 +572,77 @@ def _nearest(dblock, first, k_max):
     nj = np.empty((rows, k_max), dtype=np.int64)
     count = np.zeros(rows, dtype=np.int64)
     for r in range(rows):
+        row = dblock[r]
+        a = first + r
+        # fill the list with the first k_max frames (NaN never enters)...
         c = 0
-        for j in range(first + r):
-            d = dblock[r, j]
-            if not (d == d):
-                continue
-            if c == k_max and not (d < nd[r, c - 1]):
-                continue
-            q = c if c < k_max else k_max - 1
-            while q > 0 and nd[r, q - 1] > d:
-                if q < k_max:
+        j = 0
+        while j < a and c < k_max:
+            d = row[j]
+            if d == d:
+                q = c
+                while q > 0 and nd[r, q - 1] > d:
                     nd[r, q] = nd[r, q - 1]
                     nj[r, q] = nj[r, q - 1]
-                q -= 1
-            nd[r, q] = d
-            nj[r, q] = j
-            if c < k_max:
+                    q -= 1
+                nd[r, q] = d
+                nj[r, q] = j
                 c += 1
+            j += 1
         count[r] = c
+        # ...then only a frame nearer than the farthest kept one goes in (NaN is never
+        # nearer), which for most frames is one comparison
+        worst = nd[r, k_max - 1] if c == k_max else 0.0
+        while j < a:
+            d = row[j]
+            if d < worst:
+                q = k_max - 1
+                while q > 0 and nd[r, q - 1] > d:
+                    nd[r, q] = nd[r, q - 1]
+                    nj[r, q] = nj[r, q - 1]
+                    q -= 1
+                nd[r, q] = d
+                nj[r, q] = j
+                worst = nd[r, k_max - 1]
+            j += 1
     return nd, nj, count
 
 
+@njit(cache=True, inline="always")
+def _seen_bit(lrs, pre):
+    """One of 15 bits for a child's (LRS, preceding symbol) pair.
+
+    Each state records in ``seen`` the bits of all its children (the states whose suffix
+    link points to it); vmo's search for a better suffix among them (see
+    :func:`_advance`) can only succeed if the bit of what it looks for is set, so most
+    searches, which would find nothing, are skipped without reading a child.
+    """
+    return 1 << ((lrs * 40503 + pre * 9973) % 15)
+
+
 @njit(cache=True)
-def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n_sym,
-             first_states, is_first, trn_cnt, trn_slot, trn_head, trn_tail, e_to, e_next,
-             e_count, rs_head, rs_tail, rs_next):
+def _advance(thresholds, dblock, near_d, near_j, near_n, first, rec, n_sym, first_states,
+             trn_head, trn_tail, e_to, e_next, e_count):
     """Add frames first..first+len(dblock)-1 to every threshold's oracle (vmo's add_state).
 
     The oracles of all thresholds grow side by side: for each new frame, every threshold
-    takes its step before the next frame comes. The state arrays are laid out state by
-    state (``sfx[state, threshold]``), so the thresholds, whose oracles mostly visit the
-    same states, read neighbouring memory, and the new frame's row of distances is read by
-    all of them while it is in the cache.
+    takes its step before the next frame comes, so the frame's row of distances is read
+    while it is in the cache. Building an oracle is mostly waiting for memory, so each
+    state of each threshold's oracle is one small record, ``rec[state, threshold]``, which
+    holds everything a step reads about that state: suffix link, LRS, symbol, ``pre`` (the
+    symbol before its repeated suffix), the number of its transitions and the first
+    ``_SLOTS`` of them, and its place in the reverse suffix links (head and tail of its
+    own list of children, next sibling). One read brings all of it in, and the records of
+    neighbouring thresholds, whose oracles mostly visit the same states, are neighbours.
 
-    The first ``_SLOTS`` transitions of each state sit inline (``trn_slot``), later ones in
-    linked lists in one edge pool shared by all thresholds (``trn_head``/``trn_tail`` per
-    state, ``e_to``/``e_next`` per edge, ``e_count[0]`` edges used), so appending keeps
-    vmo's insertion order; reverse suffix links are linked lists too (each state is in
-    exactly one, hence ``rs_next`` per state). ``near_*`` (each new frame's nearest earlier
-    frames, see :func:`_nearest`) shortcut the scans: a frame whose nearest earlier frame
-    is not below the threshold is new, so vmo's scans would all come back empty and only
-    their side effects (the new transitions along the suffix chain) are made; and the scan
-    of trn[0] - the states that started a symbol - usually ends within the nearest frames.
-    Both give exactly what the full scans give.
+    Transitions beyond the slots go to linked lists in one edge pool shared by all
+    thresholds (``trn_head``/``trn_tail`` per state, ``e_to``/``e_next`` per edge,
+    ``e_count[0]`` edges used), so appending keeps vmo's insertion order. ``near_*`` (each
+    new frame's nearest earlier frames, see :func:`_nearest`) shortcut the scans: a frame
+    whose nearest earlier frame is not below the threshold is new, so vmo's scans would all
+    come back empty and only their side effects (the new transitions along the suffix
+    chain) are made; and the scan of trn[0] - the states that started a symbol - usually
+    ends within the nearest frames. Both give exactly what the full scans give.
 
     Everything happens in this one function, with no array passed to a call in the loops:
     in compiled code each such call costs reference counting on every array argument, which
@@ -587,13 +665,13 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
             # like the new one gets a transition to i (i - 1 always does), until a state
             # whose transitions reach a frame below the threshold (cand) or the chain ends.
             src = i - 1
-            k = sfx[src, t]
+            k = rec[src, t, _F_SFX]
             cand = 0
             while True:
                 # append the transition src -> i after src's others
-                c = trn_cnt[src, t]
+                c = rec[src, t, _F_CNT]
                 if c < _SLOTS:
-                    trn_slot[src, t, c] = i
+                    rec[src, t, _F_SLOT + c] = i
                 else:
                     e = e_count[0]
                     e_count[0] = e + 1
@@ -604,7 +682,7 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                     else:
                         e_next[trn_tail[src, t]] = e
                     trn_tail[src, t] = e
-                trn_cnt[src, t] = c + 1
+                rec[src, t, _F_CNT] = c + 1
                 pi_1 = src
                 if k == -1:
                     break
@@ -613,10 +691,11 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                 if novel:
                     pass
                 elif k == 0:
-                    # trn[0] holds exactly the states that started a new symbol, in
-                    # ascending order. The nearest earlier frames, in (distance, frame)
-                    # order, usually decide: the first of them that started a symbol is
-                    # the answer, and one at or above the threshold means none is below.
+                    # trn[0] holds exactly the states that started a new symbol (the states
+                    # whose suffix link is 0), in ascending order. The nearest earlier
+                    # frames, in (distance, frame) order, usually decide: the first of them
+                    # that started a symbol is the answer, and one at or above the
+                    # threshold means none is below.
                     decided = False
                     for q in range(nn):
                         d = near_d[r, q]
@@ -624,7 +703,7 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                             decided = True
                             break
                         s = near_j[r, q] + 1
-                        if is_first[s, t]:
+                        if rec[s, t, _F_SFX] == 0:
                             best = s
                             best_d = d
                             decided = True
@@ -638,9 +717,9 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                                 best = s
                                 best_d = d
                 else:
-                    c = trn_cnt[k, t]
+                    c = rec[k, t, _F_CNT]
                     for q in range(min(c, _SLOTS)):
-                        s = trn_slot[k, t, q]
+                        s = rec[k, t, _F_SLOT + q]
                         d = dblock[r, s - 1]
                         if d < thr:
                             if best == -1 or d < best_d:
@@ -659,56 +738,66 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, sfx, lrs, sym, n
                     cand = best
                     break
                 src = k
-                k = sfx[k, t]
+                k = rec[k, t, _F_SFX]
 
             if k == -1:
-                sfx[i, t] = 0
-                lrs[i, t] = 0
-                sym[i, t] = n_sym[t]
+                rec[i, t, _F_SFX] = 0
+                rec[i, t, _F_LRS] = 0
+                rec[i, t, _F_SYM] = n_sym[t]
                 first_states[t, n_sym[t]] = i
-                is_first[i, t] = True
                 n_sym[t] += 1
+                li = 0
             else:
-                sfx[i, t] = cand
                 # length of the common suffix of pi_1 and cand - 1 (vmo's _len_common_suffix)
                 p1 = pi_1
                 p2 = cand - 1
-                if p2 == sfx[p1, t]:
-                    common = lrs[p1, t]
+                sfx_p1 = rec[p1, t, _F_SFX]
+                if p2 == sfx_p1:
+                    common = rec[p1, t, _F_LRS]
                 else:
-                    while sfx[p2, t] != sfx[p1, t] and p2 != 0:
-                        p2 = sfx[p2, t]
-                    common = min(lrs[p1, t], lrs[p2, t])
-                lrs[i, t] = common + 1
-                sym[i, t] = sym[cand, t]
+                    while rec[p2, t, _F_SFX] != sfx_p1 and p2 != 0:
+                        p2 = rec[p2, t, _F_SFX]
+                    common = min(rec[p1, t, _F_LRS], rec[p2, t, _F_LRS])
+                li = common + 1
+                rec[i, t, _F_SYM] = rec[cand, t, _F_SYM]
 
-            # vmo's _find_better: a sibling with the same LRS preceded by the same symbol.
-            # A brand-new symbol has no sibling with its symbol, so its (long) scan of
-            # rsfx[0] is skipped.
-            li = lrs[i, t]
-            idx = i - li
-            if idx < 0:  # Python's negative indexing into the symbol list (length i + 1)
-                idx += i + 1
-            symbol = sym[idx, t]
-            j = -1 if k == -1 else rs_head[sfx[i, t], t]
-            while j != -1:
-                if lrs[j, t] == li:
-                    jdx = j - li
-                    if jdx < 0:
-                        jdx += i + 1
-                    if sym[jdx, t] == symbol:
-                        lrs[i, t] = li + 1
-                        sfx[i, t] = j
-                        break
-                j = rs_next[j, t]
+                # vmo's _find_better: the first sibling (a state with the same suffix
+                # link) with the same LRS, preceded by the same symbol, becomes the suffix
+                # link instead, one longer. ``pre`` holds each sibling's preceding symbol.
+                # (A brand-new symbol has no such sibling: its long scan of rsfx[0] is
+                # skipped.)
+                idx = i - li
+                if idx < 0:  # Python's negative indexing into the symbol list (length i + 1)
+                    idx += i + 1
+                symbol = rec[idx, t, _F_SYM]
+                seen = rec[cand, t, _F_RS_SEEN]
+                j = rec[cand, t, _F_RS_HEAD] if seen & _seen_bit(li, symbol) else -1
+                while j != -1:
+                    if rec[j, t, _F_LRS] == li:
+                        pre = rec[j, t, _F_PRE]
+                        if pre == _PRE_UNKNOWN:  # vmo's index wraps around: look it up
+                            pre = rec[j - li + i + 1, t, _F_SYM]
+                        if pre == symbol:
+                            cand = j
+                            li += 1
+                            break
+                    j = rec[j, t, _F_RS_NEXT]
+                rec[i, t, _F_SFX] = cand
+                rec[i, t, _F_LRS] = li
 
-            s = sfx[i, t]
-            rs_next[i, t] = -1
-            if rs_head[s, t] == -1:
-                rs_head[s, t] = i
+            before = i - li
+            pre = rec[before, t, _F_SYM] if before >= 0 else _PRE_UNKNOWN
+            rec[i, t, _F_PRE] = pre
+            # append i to the reverse suffix links of its suffix, and mark its (LRS, pre)
+            s = rec[i, t, _F_SFX]
+            rec[i, t, _F_RS_NEXT] = -1
+            rec[i, t, _F_RS_SEEN] = 0
+            if rec[s, t, _F_RS_HEAD] == -1:
+                rec[s, t, _F_RS_HEAD] = i
             else:
-                rs_next[rs_tail[s, t], t] = i
-            rs_tail[s, t] = i
+                rec[rec[s, t, _F_RS_TAIL], t, _F_RS_NEXT] = i
+            rec[s, t, _F_RS_TAIL] = i
+            rec[s, t, _F_RS_SEEN] |= _SEEN_ALL if pre == _PRE_UNKNOWN else _seen_bit(li, pre)
     return e_to, e_next
 
 
@@ -785,14 +874,20 @@ def _ir_rows(lrs, n, alpha, log2_count):
     order, so each value is bit-identical to vmo's.
     """
     n_thr = lrs.shape[1]
+    # one pass through memory in its own order, to a row per threshold
+    rows = np.empty((n_thr, n + 1), dtype=lrs.dtype)
+    for i in range(n + 1):
+        for t in range(n_thr):
+            rows[t, i] = lrs[i, t]
     out = np.empty((n_thr, n))
     for t in range(n_thr):
+        row = rows[t]
         new_frames = 0
         words = 0
         j = 0
         i = 0
         while j < n:
-            while i < n and lrs[i + 1, t] >= i - j + 1:
+            while i < n and row[i + 1] >= i - j + 1:
                 i += 1
             if i == j:  # a new frame: a code word of its own
                 i += 1
@@ -892,33 +987,26 @@ def ir_sweep(frames, thresholds, distance: str = "cosine", alpha: float = 1.0,
                          f"{x.shape[1]} features per frame (use distance='cosine')")
     n, n_thr = x.shape[0], thr.shape[0]
 
-    # State arrays, one row per state and one column per threshold (see _advance). State
-    # numbers are stored in the smallest integer type that holds them: the oracle's time
-    # goes into waiting for memory, so smaller arrays are faster. Only what vmo reads
-    # before writing is initialised.
+    # One record per state and threshold (see _advance). State numbers are stored in the
+    # smallest integer type that holds them: the oracle's time goes into waiting for
+    # memory, so smaller records are faster. Only what vmo reads before writing is set.
     idx = np.int16 if n + 1 <= _INT16_STATES else np.int32
-    states = (n + 1, n_thr)
-    sfx = np.empty(states, dtype=idx)
-    sfx[0] = -1
-    lrs = np.empty(states, dtype=idx)
-    lrs[0] = 0
-    sym = np.empty(states, dtype=idx)
-    sym[0] = -1
+    rec = np.empty((n + 1, n_thr, _FIELDS), dtype=idx)
+    rec[:, :, _F_CNT] = 0
+    rec[:, :, _F_RS_HEAD] = -1
+    rec[0, :, _F_RS_SEEN] = 0
+    rec[0, :, _F_SFX] = -1
+    rec[0, :, _F_LRS] = 0
+    rec[0, :, _F_SYM] = -1
     n_sym = np.zeros(n_thr, dtype=idx)
     first_states = np.empty((n_thr, n + 1), dtype=idx)
-    is_first = np.zeros(states, dtype=np.bool_)
-    trn_cnt = np.zeros(states, dtype=idx)
-    trn_slot = np.empty(states + (_SLOTS,), dtype=idx)
-    trn_head = np.empty(states, dtype=np.int32)
-    trn_tail = np.empty(states, dtype=np.int32)
-    # the edge pool for transitions beyond the inline slots, grown when needed
+    # the edge pool for transitions beyond the slots, grown when needed
+    trn_head = np.empty((n + 1, n_thr), dtype=np.int32)
+    trn_tail = np.empty((n + 1, n_thr), dtype=np.int32)
     pool = n_thr * (n + 16) if edge_pool is None else int(edge_pool)
     e_to = np.empty(pool, dtype=idx)
     e_next = np.empty(pool, dtype=np.int32)
     e_count = np.zeros(1, dtype=np.int64)
-    rs_head = np.full(states, -1, dtype=idx)
-    rs_tail = np.empty(states, dtype=idx)
-    rs_next = np.empty(states, dtype=idx)
 
     rows = _BLOCK_ROWS
     distances = _Distances(x, distance, rows)
@@ -926,36 +1014,37 @@ def ir_sweep(frames, thresholds, distance: str = "cosine", alpha: float = 1.0,
         last = min(n, first + rows)
         block = distances.block(first, last)
         near_d, near_j, near_n = _nearest(block, first, _NEAREST)
-        e_to, e_next = _advance(thr, block, near_d, near_j, near_n, first, sfx, lrs, sym,
-                                n_sym, first_states, is_first, trn_cnt, trn_slot, trn_head,
-                                trn_tail, e_to, e_next, e_count, rs_head, rs_tail, rs_next)
+        e_to, e_next = _advance(thr, block, near_d, near_j, near_n, first, rec, n_sym,
+                                first_states, trn_head, trn_tail, e_to, e_next, e_count)
 
     # the total IR of each threshold: the per-frame values are vmo's to the bit, and each
     # row is summed with numpy's sum of a 1-d array, as vmo sums it
     with np.errstate(divide="ignore"):
         log2_count = np.log2(np.arange(n + 1, dtype=np.float64))
-    ir_rows = _ir_rows(lrs, n, float(alpha), log2_count)
+    ir_rows = _ir_rows(rec[:, :, _F_LRS], n, float(alpha), log2_count)
     totals = np.array([row.sum() for row in ir_rows])
     best = int(np.argmax(totals)) if keep is None else int(keep)
 
-    def column(a):
-        return np.ascontiguousarray(a[:, best])
+    def field(f):
+        return np.ascontiguousarray(rec[:, best, f])
 
-    b_sfx, b_lrs = column(sfx), column(lrs)
+    b_sfx, b_lrs = field(_F_SFX), field(_F_LRS)
     code, compror = _encode(b_lrs, b_sfx, n)
     cw0, cw1, bl = np.zeros(n), np.zeros(n), np.zeros(n)
     _codewords(b_lrs, b_sfx, n, cw0, cw1, bl)
     ir, h0, h1 = _ir_arrays(cw0, cw1, bl, alpha)
-    trn_indptr, trn_indices = _trn_csr(column(trn_cnt), np.ascontiguousarray(trn_slot[:, best]),
-                                       column(trn_head), e_next, e_to)
+    trn_indptr, trn_indices = _trn_csr(field(_F_CNT),
+                                       np.ascontiguousarray(rec[:, best, _F_SLOT:]),
+                                       np.ascontiguousarray(trn_head[:, best]), e_next, e_to)
     max_lrs, avg_lrs = _lrs_summaries(b_lrs)
-    b_rs_next = column(rs_next)
-    rs_indptr, rs_indices = _csr(column(rs_head), b_rs_next, b_rs_next, False)
+    rs_next = field(_F_RS_NEXT)
+    rs_indptr, rs_indices = _csr(field(_F_RS_HEAD), rs_next, rs_next, False)
     oracle = Oracle(
         threshold=float(thr[best]), distance=distance, sfx=b_sfx.astype(np.int64),
-        lrs=b_lrs.astype(np.int64), symbols=column(sym).astype(np.int64),
+        lrs=b_lrs.astype(np.int64), symbols=field(_F_SYM).astype(np.int64),
         trn_indptr=trn_indptr, trn_indices=trn_indices, rsfx_indptr=rs_indptr,
-        rsfx_indices=rs_indices, max_lrs=max_lrs, avg_lrs=avg_lrs, code=code, compror=compror, ir=ir, h0=h0, h1=h1)
+        rsfx_indices=rs_indices, max_lrs=max_lrs, avg_lrs=avg_lrs, code=code,
+        compror=compror, ir=ir, h0=h0, h1=h1)
     return Sweep(thresholds=thr, ir_totals=totals, distance=distance, oracle=oracle,
                  n_symbols=n_sym.astype(np.int64))
 
