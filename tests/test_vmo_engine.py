@@ -255,6 +255,17 @@ def test_both_cosine_summations_follow_their_definition(lanes, dim):
             assert out[a, b] == expected or (np.isnan(expected) and np.isnan(out[a, b]))
 
 
+def test_log2_of_counts_does_not_depend_on_the_array_it_is_in():
+    """The IR looks log2 of its counts up in one table; numpy gives each count the same
+    log2 wherever it stands, as in vmo's ``log2(cumsum(...))`` of every length."""
+    table = np.log2(np.arange(1, 5001, dtype=np.float64))
+    rng = np.random.default_rng(8)
+    for length in (1, 3, 8, 17, 100, 1001, 5000):
+        counts = np.cumsum(rng.random(length) < rng.random())
+        counts = counts[counts > 0].astype(np.float64)
+        assert np.array_equal(np.log2(counts), table[counts.astype(np.int64) - 1])
+
+
 def test_scipy_fallbacks_and_wide_state_numbers_give_vmos_oracle(monkeypatch):
     """The slower exact paths - scipy's own cosine distance, 32-bit state numbers (used
     for oracles too long for 16 bits) - build the same oracles as vmo."""

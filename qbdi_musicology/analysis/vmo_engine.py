@@ -14,15 +14,20 @@ LRS values, transitions, reverse suffix links, symbols, compression code and IR 
 for bit - but much faster:
 
 * the distances between frames are computed once per sweep, not once per threshold and
-  per step. Scipy metrics (``'cosine'``, ``'euclidean'``...) are computed by scipy's own
+  per step, and each is the number ``vmo`` sees. The cosine distance has its own compiled
+  kernel that sums in the order of this machine's scipy (checked against scipy's ``cdist``
+  at first use for each frame width, see :func:`cosine_kernel`; scipy itself is called if
+  neither known order agrees). Other scipy metrics (``'euclidean'``...) go through
   ``cdist``, whose value for a pair of frames does not depend on the other rows it is
-  called with, so every number is the one ``vmo`` sees. The Tonnetz distance is projected
-  per frame with the same numpy calls as ``vmo``, and the pairwise norm reproduces numpy's
-  BLAS dot product (the summation order and fused multiply-adds are checked against numpy
-  on this machine at first use; see :func:`tonnetz_kernel`);
-* all thresholds are built side by side in one compiled (numba) pass over the frames;
-* the IR arrays are computed with the same numpy calls as ``vmo`` on the same arrays, so
-  the IR totals are identical, not just close.
+  called with. The Tonnetz distance is projected per frame with the same numpy calls as
+  ``vmo``, and the pairwise norm reproduces numpy's BLAS dot product (the summation order
+  and fused multiply-adds are checked against numpy on this machine at first use; see
+  :func:`tonnetz_kernel`);
+* all thresholds are built side by side in one compiled (numba) pass over the frames, each
+  state of each threshold's oracle kept in one small record (see :func:`_advance`);
+* the IR values are computed with ``vmo``'s arithmetic in the same order, with numpy's own
+  ``log2`` of the counts and numpy's own sum of each threshold's IR, so the IR totals are
+  identical, not just close.
 
 States are numbered as in ``vmo``: state 0 is the empty start, state ``i`` (1..N) is frame
 ``i - 1``. ``sfx[0]`` (``None`` in ``vmo``) is stored as -1, and so is the symbol of state 0.
