@@ -54,7 +54,7 @@ from ..errors import InputError, ParameterError
 
 log = logging.getLogger(__name__)
 
-#: Distances the engine knows. Scipy metric names go through ``scipy.spatial.distance.cdist``.
+#: Distances the engine knows. Scipy metric names mean scipy's definitions (see _Distances).
 TONNETZ = "tonnetz"
 SCIPY_METRICS = ("cosine", "euclidean", "sqeuclidean", "cityblock", "chebyshev",
                  "correlation", "braycurtis", "canberra")
@@ -637,8 +637,9 @@ def _advance(thresholds, dblock, near_d, near_j, near_n, first, rec, n_sym, firs
     holds everything a step reads about that state: suffix link, LRS, symbol, ``pre`` (the
     symbol before its repeated suffix), the number of its transitions and the first
     ``_SLOTS`` of them, and its place in the reverse suffix links (head and tail of its
-    own list of children, next sibling). One read brings all of it in, and the records of
-    neighbouring thresholds, whose oracles mostly visit the same states, are neighbours.
+    own list of children, next sibling, and the ``seen`` bits of its children, see
+    :func:`_seen_bit`). One read brings all of it in, and the records of neighbouring
+    thresholds, whose oracles mostly visit the same states, are neighbours.
 
     Transitions beyond the slots go to linked lists in one edge pool shared by all
     thresholds (``trn_head``/``trn_tail`` per state, ``e_to``/``e_next`` per edge,
