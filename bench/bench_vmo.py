@@ -7,6 +7,7 @@ and prints the times and the speed-up ratio.
     python bench/bench_vmo.py            # N = 3000 frames, cosine and Tonnetz (~6 min:
                                          # vmo's Tonnetz sweep alone takes ~5 min)
     python bench/bench_vmo.py --quick    # N = 300 frames, for routine use (~15 s)
+    python bench/bench_vmo.py --distances cosine   # N = 3000, the cosine sweep only (~10 s)
 
 Frames (``--data chorale``, the default): beat chroma of a few Bach chorales from the
 music21 corpus, in all 12 transpositions, concatenated until there are N frames - music-like

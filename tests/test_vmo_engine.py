@@ -88,7 +88,7 @@ def test_tonnetz_distance_is_vmos_bit_for_bit():
     from vmo.VMO.utility.distances.tonnetz import distance as vmo_tonnetz
     x = _frames(11, 50, silent=True)
     assert E.tonnetz_kernel() in ("fma", "plain")
-    block = E._distance_block(x, E.tonnetz_points(x), "tonnetz", 0, 50)
+    block = E._Distances(x, "tonnetz", 50).block(0, 50)
     for a in range(50):
         for b in range(a):
             assert block[a, b] == vmo_tonnetz(x[a], x[b])
@@ -176,24 +176,108 @@ def test_three_chorales_in_a_row_identical_to_vmo(distance, step):
         (list(map(int, e)), int(n)) for e, n in R.reference_patterns(ref, 3)]
 
 
-def test_transitions_overflow_into_a_growing_list_in_insertion_order():
-    """A state with more transitions than its inline slots keeps the rest in a linked edge
-    list; when that list is full it is reallocated, and the order of insertion stays."""
-    slots = E._SLOTS
-    idx = np.int64
-    trn_cnt = np.zeros((1, 4), dtype=idx)
-    trn_slot = np.empty((1, 4, slots), dtype=idx)
-    trn_head = np.full((1, 4), -1, dtype=idx)
-    trn_tail = np.empty((1, 4), dtype=idx)
-    e_to, e_next = np.empty((1, 1), dtype=idx), np.empty((1, 1), dtype=idx)
-    e_count = np.zeros(1, dtype=idx)
-    targets = list(range(10, 10 + slots + 5))
-    for dst in targets:
-        e_to, e_next = E._add_transition(0, 2, dst, trn_cnt, trn_slot, trn_head, trn_tail,
-                                         e_to, e_next, e_count)
-    assert e_to.shape[1] >= 5 and e_count[0] == 5 and trn_cnt[0, 2] == len(targets)
-    found, e = list(trn_slot[0, 2]), trn_head[0, 2]
-    while e != -1:
-        found.append(int(e_to[0, e]))
-        e = e_next[0, e]
-    assert found == targets
+def test_transitions_overflow_into_a_growing_edge_pool_in_insertion_order():
+    """States with more transitions than their inline slots keep the rest in a linked edge
+    pool; starting from an empty pool, it is reallocated as it fills, and every oracle is
+    still vmo's (transition lists in vmo's order)."""
+    x = _frames(2, 150)
+    thresholds = np.arange(0.0, 1.0, 0.1)
+    sweep = E.ir_sweep(x, thresholds, "cosine", edge_pool=0)
+    totals, _ = R.reference_sweep(x, thresholds, "cosine")
+    assert np.array_equal(sweep.ir_totals, totals)
+    widest = 0
+    for keep in range(len(thresholds)):
+        oracle = E.ir_sweep(x, thresholds, "cosine", keep=keep, edge_pool=0).oracle
+        _assert_same_oracle(oracle, R.reference_oracle(x, thresholds[keep], "cosine"))
+        widest = max(widest, max(len(oracle.transitions(k)) for k in range(151)))
+    assert widest > E._SLOTS + 2
+
+
+@pytest.mark.parametrize("dim", [1, 2, 7, 12, 24])
+def test_cosine_distance_is_scipys_bit_for_bit(dim):
+    """The engine's own cosine distance gives scipy's numbers (which vmo uses), silent
+    frames (NaN) included."""
+    from scipy.spatial.distance import cdist
+    rng = np.random.default_rng(dim)
+    x = rng.normal(size=(90, dim)) * rng.uniform(0.01, 100.0, size=(90, 1))
+    x[::9] = 0.0
+    x[1::4] = np.abs(np.round(x[1::4]))
+    assert E.cosine_kernel(dim) in ("pairs", "plain")
+    block = E._Distances(x, "cosine", 90).block(0, 90)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference = cdist(x, x, "cosine")
+    low = np.tril_indices(90, -1)
+    assert np.array_equal(block[low], reference[low], equal_nan=True)
+    rows = E._Distances(x, "cosine", 30)
+    for first in (0, 30, 60):
+        part = rows.block(first, first + 30)
+        for r in range(30):
+            a = first + r
+            assert np.array_equal(part[r, :a], reference[a, :a], equal_nan=True)
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+@pytest.mark.parametrize("dim", [1, 2, 3, 6, 7, 12])
+def test_both_cosine_summations_follow_their_definition(lanes, dim):
+    """Whichever summation this machine's scipy uses, the other one is exact too: each
+    distance equals the formula summed in that order, one pair at a time in Python."""
+    rng = np.random.default_rng(10 * dim + lanes)
+    x = rng.normal(size=(40, dim)) * rng.uniform(0.01, 100.0, size=(40, 1))
+    x[::8] = 0.0
+
+    def dot(u, v):
+        if lanes == 1:
+            total = 0.0
+            for a, b in zip(u, v):
+                total += a * b
+            return total
+        even = odd = 0.0
+        paired = dim - dim % 2
+        for k in range(0, paired, 2):
+            even += u[k] * v[k]
+            odd += u[k + 1] * v[k + 1]
+        total = 0.0 + (even + odd)
+        for k in range(paired, dim):
+            total += u[k] * v[k]
+        return total
+
+    norms = E._cosine_norms(x, lanes)
+    out = np.empty((40, 40))
+    E._cosine_block(x, np.ascontiguousarray(x.T), norms, 0, 40, lanes, out)
+    for a in range(40):
+        assert norms[a] == np.sqrt(dot(x[a], x[a]))
+        for b in range(a):
+            with np.errstate(invalid="ignore"):
+                c = dot(x[a], x[b]) / (norms[a] * norms[b])
+            if abs(c) > 1.0:
+                c = 1.0 if c > 0 else -1.0
+            expected = 1.0 - c
+            assert out[a, b] == expected or (np.isnan(expected) and np.isnan(out[a, b]))
+
+
+def test_log2_of_counts_does_not_depend_on_the_array_it_is_in():
+    """The IR looks log2 of its counts up in one table; numpy gives each count the same
+    log2 wherever it stands, as in vmo's ``log2(cumsum(...))`` of every length."""
+    table = np.log2(np.arange(1, 5001, dtype=np.float64))
+    rng = np.random.default_rng(8)
+    for length in (1, 3, 8, 17, 100, 1001, 5000):
+        counts = np.cumsum(rng.random(length) < rng.random())
+        counts = counts[counts > 0].astype(np.float64)
+        assert np.array_equal(np.log2(counts), table[counts.astype(np.int64) - 1])
+
+
+def test_scipy_fallbacks_and_wide_state_numbers_give_vmos_oracle(monkeypatch):
+    """The slower exact paths - scipy's own cosine distance, 32-bit state numbers (used
+    for oracles too long for 16 bits) - build the same oracles as vmo."""
+    x = _frames(4, 90, silent=True)
+    thresholds = np.arange(0.0, 1.0, 0.04)
+    totals, ref = R.reference_sweep(x, thresholds, "cosine")
+    monkeypatch.setattr(E, "cosine_kernel", lambda dim: "scipy")
+    sweep = E.ir_sweep(x, thresholds, "cosine")
+    assert np.array_equal(sweep.ir_totals, totals)
+    _assert_same_oracle(sweep.oracle, ref)
+    monkeypatch.undo()
+    monkeypatch.setattr(E, "_INT16_STATES", 0)
+    sweep = E.ir_sweep(x, thresholds, "cosine")
+    assert np.array_equal(sweep.ir_totals, totals)
+    _assert_same_oracle(sweep.oracle, ref)
