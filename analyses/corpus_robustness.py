@@ -188,6 +188,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=math.inf,
                         help="channel rate in bits per bar (default: full rate)")
     parser.add_argument("--model", default=None, help="model (default: the shipped one)")
+    parser.add_argument("--shuffle", action="store_true",
+                        help="take the scores in a seeded random order (see --seed)")
     parser.add_argument("--compare-writers", action="store_true",
                         help="also write each annotated score with music21's exporter and "
                              "check both files hold the same music (slower)")
@@ -204,6 +206,9 @@ def main(argv=None) -> int:
     done = {json.loads(p.read_text())["score"]: json.loads(p.read_text())
             for p in folder.glob("*.json")}
     todo = [str(p) for p in scores if _label(p) not in done]
+    if args.shuffle:
+        # a run stopped early then leaves a fair sample of the corpus, not its first folders
+        random.Random(args.seed).shuffle(todo)
     print(f"{len(scores)} scores, {len(scores) - len(todo)} done in an earlier run",
           flush=True)
     started = time.perf_counter()

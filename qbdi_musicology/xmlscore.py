@@ -89,10 +89,20 @@ def _text_style(target, el, *, align: bool = False) -> None:
     if not el.hasStyleInformation:
         return
     st = el.style
+    # music21 keeps "bold" and "bolditalic" as font styles; MusicXML splits style and weight
+    font_style = getattr(st, "fontStyle", None)
+    weight = getattr(st, "fontWeight", None)
+    if font_style in ("bold", "bolditalic"):
+        weight = "bold"
+        font_style = "italic" if font_style == "bolditalic" else None
+    if font_style not in (None, "normal", "italic"):
+        font_style = None
+    if weight not in (None, "normal", "bold"):
+        weight = None
     for attr, value in (("color", getattr(st, "color", None)),
                         ("font-size", getattr(st, "fontSize", None)),
-                        ("font-style", getattr(st, "fontStyle", None)),
-                        ("font-weight", getattr(st, "fontWeight", None)),
+                        ("font-style", font_style),
+                        ("font-weight", weight),
                         ("justify", getattr(st, "justify", None)),
                         ("enclosure", getattr(st, "enclosure", None))):
         if value not in (None, ""):

@@ -198,3 +198,19 @@ def test_elided_lyric_is_written_as_one_valid_syllable(tmp_path, assert_valid_mu
     path = write_musicxml(stream.Score([part]), tmp_path / "elided.musicxml", writer="direct")
     assert_valid_musicxml(path)
     assert [ly.text for ly in _parsed(path.read_bytes()).recurse().notes[0].lyrics] != []
+
+
+def test_bold_text_is_written_as_a_weight(tmp_path, assert_valid_musicxml):
+    """music21's font style 'bold' (ABC collections' titles) is MusicXML's font-weight."""
+    from music21 import expressions, note, stream
+    text = expressions.TextExpression("Reel")
+    text.style.fontStyle = "bolditalic"
+    m = stream.Measure(number=1)
+    m.insert(0, text)
+    m.append(note.Note("C4", quarterLength=4.0))
+    part = stream.Part()
+    part.append(m)
+    path = write_musicxml(stream.Score([part]), tmp_path / "bold.musicxml", writer="direct")
+    assert_valid_musicxml(path)
+    data = path.read_text()
+    assert 'font-weight="bold"' in data and 'font-style="italic"' in data
