@@ -13,7 +13,7 @@ For every query of a run folder written by ``analyses/harmonic_drift.py`` and ev
 Example::
 
     python analyses/harmonic_drift.py --queries corpus:bach-chorales --rates 0,8,inf \\
-        --out runs/chorales --jobs 2
+        --out runs/chorales
     python analyses/check_bar_alignment.py runs/chorales
 
 prints one line per failing file and a summary table (pieces, files, failures by kind, the
@@ -99,17 +99,25 @@ def check_query(folder: str) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="a run folder of analyses/harmonic_drift.py")
-    parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="processes (default: one per core; 1 = in this process)")
     parser.add_argument("--tolerance", type=float, default=0.02,
                         help="largest allowed agreement difference (default 0.02)")
     parser.add_argument("--csv", default=None, help="write every row to this CSV")
     args = parser.parse_args(argv)
+    from qbdi_musicology.workers import resolve_jobs
+
     folders = sorted(str(p) for p in (Path(args.run) / "queries").iterdir()
                      if (p / "result.json").exists())
     rows: list[dict] = []
-    with ProcessPoolExecutor(args.jobs) as pool:
-        for found in pool.map(check_query, folders, chunksize=4):
+    jobs = resolve_jobs(args.jobs)
+    if jobs == 1:  # everything in this process
+        for found in map(check_query, folders):
             rows.extend(found)
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            for found in pool.map(check_query, folders, chunksize=4):
+                rows.extend(found)
     frame = pd.DataFrame(rows)
     if "difference" in frame:
         late = frame["difference"] > args.tolerance

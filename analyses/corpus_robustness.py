@@ -15,7 +15,7 @@ The run is parallel (``--jobs``) and resumable: each score's outcome is stored i
 ``OUT/pieces/`` as it finishes, and a rerun skips the scores already done. The table
 (format x outcome) and the most common reasons go to ``OUT/table.md`` and the screen.
 
-    python analyses/corpus_robustness.py --out runs/robustness --jobs 2
+    python analyses/corpus_robustness.py --out runs/robustness
     python analyses/corpus_robustness.py --sample 300 --seed 1 --out runs/sample
     python analyses/corpus_robustness.py --sample 150 --seed 2 --compare-writers --out runs/cmp
 
@@ -25,6 +25,7 @@ Exits 1 when a score crashed or gave an invalid file.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
@@ -184,7 +185,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sample", type=int, default=None,
                         help="a seeded random sample of this many scores (default: all)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the sample")
-    parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="processes (default: one per core; 1 = in this process)")
     parser.add_argument("--rate", type=float, default=math.inf,
                         help="channel rate in bits per bar (default: full rate)")
     parser.add_argument("--model", default=None, help="model (default: the shipped one)")
@@ -195,6 +197,7 @@ def main(argv=None) -> int:
                              "check both files hold the same music (slower)")
     args = parser.parse_args(argv)
     from qbdi_musicology.fileio import write_text_atomic
+    from qbdi_musicology.workers import resolve_jobs
 
     scores = corpus_scores()
     if args.sample is not None:
@@ -212,9 +215,17 @@ def main(argv=None) -> int:
     print(f"{len(scores)} scores, {len(scores) - len(todo)} done in an earlier run",
           flush=True)
     started = time.perf_counter()
-    with ProcessPoolExecutor(max(1, args.jobs), initializer=_init,
-                             initargs=(args.model, args.rate, args.compare_writers)) as pool:
-        for i, row in enumerate(pool.map(check_score, todo, chunksize=2), 1):
+    jobs = resolve_jobs(args.jobs)
+    settings = (args.model, args.rate, args.compare_writers)
+    with contextlib.ExitStack() as stack:
+        if jobs == 1:  # everything in this process, one score after the other
+            _init(*settings)
+            outcomes = map(check_score, todo)
+        else:
+            pool = stack.enter_context(ProcessPoolExecutor(
+                jobs, initializer=_init, initargs=settings))
+            outcomes = pool.map(check_score, todo, chunksize=2)
+        for i, row in enumerate(outcomes, 1):
             _store(folder, row)
             done[row["score"]] = row
             if row["outcome"] in ("crashed", "invalid"):

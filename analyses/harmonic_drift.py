@@ -6,10 +6,10 @@ channel limited to that many bits per bar; each result is written as annotated M
 and one report folder collects the drift table, the figures, an HTML page and a Markdown
 summary with a verdict per piece: does the harmony drift toward the tonic as the rate falls?
 
-Example (the first five Bach chorales at four rates, on two cores)::
+Example (the first five Bach chorales at four rates, on every core of this computer)::
 
     python analyses/harmonic_drift.py --queries corpus:bach-chorales --limit 5 \\
-        --rates 0,32,256,inf --out reports/demo --jobs 2
+        --rates 0,32,256,inf --out reports/demo
 
 Interrupt it at any time (Ctrl-C) and run the same command again: finished pieces are kept
 and skipped. All the work is done by :mod:`qbdi_musicology.batch`; this script only reads
@@ -43,11 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", default=None,
                         help="model file or shipped model name (default: the shipped model)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="pieces analysed in parallel on this computer (default: 1)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes on this computer (default: one per core; "
+                             "1 runs everything in this process)")
     parser.add_argument("--dask", default=None, metavar="ADDRESS",
                         help="run the pieces on a Dask cluster, e.g. tcp://10.0.0.5:8786 "
-                             "(the workers need qbdi-musicology and the query files)")
+                             "(the workers need qbdi-musicology and the query files; see "
+                             "docs/cluster.md)")
     parser.add_argument("--overviews", choices=("all", "first", "none"), default="all",
                         help="write the drift overview score for all pieces (default), "
                              "only the first, or none; it is the slowest file to write")
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     done = len(summary.records) - len(summary.failed)
     print(f"{done} of {len(summary.records)} pieces analysed "
           f"({summary.ran} run now, {summary.skipped} kept from an earlier run)")
+    print(f"throughput: {summary.throughput_text()}")
     for record in summary.failed:
         print(f"  failed: {record.spec}: {record.error}")
     report = summary.report_files

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Benchmark of the harmonic-drift batch: 20 queries x 8 rates on 2 cores, end to end.
+"""Benchmark of the harmonic-drift batch: 20 queries x 8 rates on every core, end to end.
 
 Runs ``qbdi_musicology.batch.run_batch`` (MusicXML per query and rate, tables, figures,
-HTML) into a fresh temporary folder and prints the wall time, the per-stage split and the
-ratio to the 3-minute budget; then reruns it to show what resuming a finished batch costs.
+HTML) into a fresh temporary folder and prints the wall time, the throughput, the
+per-stage split, the ratio to the 3-minute budget and the peak memory (resident set) of
+this process and of the largest worker; then reruns it to show what resuming a finished
+batch costs.
 
     python bench/bench_batch.py [--queries N] [--jobs J] [--rates 0,8,...,inf]
 """
@@ -21,10 +23,67 @@ import time
 BUDGET_SECONDS = 180.0
 
 
+class PeakMemory:
+    """Peak resident memory of this process and of its child processes, sampled.
+
+    With psutil, every child is sampled five times a second (worker processes apart from
+    programs such as MuseScore); without it, only what ``getrusage`` knows: this
+    process's peak, and the largest child that has ended.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        try:
+            import psutil
+        except ImportError:
+            self._thread = None
+            return
+        self._me = psutil.Process()
+        self._psutil = psutil
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            processes = [("this process", self._me)]
+            try:
+                processes += [(("worker" if "python" in c.name().lower() else c.name()), c)
+                              for c in self._me.children(recursive=True)]
+            except self._psutil.Error:
+                pass
+            for kind, process in processes:
+                try:
+                    rss = process.memory_info().rss
+                except self._psutil.Error:
+                    continue
+                self.peaks[kind] = max(self.peaks.get(kind, 0), rss)
+            self._stop.wait(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def text(self) -> str:
+        import resource
+
+        if self._thread is None:
+            own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+            return (f"this process {own / 2**20:.0f} MiB, largest ended child "
+                    f"{child / 2**20:.0f} MiB (install psutil to see the workers)")
+        return ", ".join(f"{kind} {rss / 2**20:.0f} MiB"
+                         for kind, rss in sorted(self.peaks.items()))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=20)
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes (default: one per core)")
     parser.add_argument("--rates", default="0,8,32,64,128,256,512,inf")
     parser.add_argument("--corpus", default="corpus:bach-chorales")
     parser.add_argument("--model", default=None, help="model file (default: the shipped one)")
@@ -38,7 +97,9 @@ def main() -> int:
     from qbdi_musicology import batch
     from qbdi_musicology.cli.common import parse_rates
 
+    args.jobs = batch.resolve_jobs(args.jobs)
     rates = parse_rates(args.rates)
+    memory = PeakMemory()
     task = args.task or batch.DEFAULT_TASK
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         out = args.keep or tmp
@@ -47,6 +108,7 @@ def main() -> int:
                                   model=args.model, jobs=args.jobs, task_fn=task,
                                   progress=False, overviews=args.overviews)
         wall = time.perf_counter() - start
+        memory.stop()
         start = time.perf_counter()
         again = batch.run_batch([args.corpus], out, rates=rates, limit=args.queries,
                                 model=args.model, jobs=args.jobs, task_fn=task,
@@ -61,6 +123,8 @@ def main() -> int:
     print(f"end-to-end wall time: {wall:7.1f} s   budget {BUDGET_SECONDS:.0f} s   "
           f"ratio {wall / BUDGET_SECONDS:.2f} of budget")
     print(f"per query (wall / queries): {wall / max(1, len(summary.records)):.2f} s")
+    print(f"throughput: {summary.throughput_text()}")
+    print(f"peak resident memory: {memory.text()}")
     print(f"rerun of the finished batch (all skipped, report rebuilt): {resume:.1f} s "
           f"({again.skipped} skipped, {again.ran} run)")
     wall_split = summary.stage_split()

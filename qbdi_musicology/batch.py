@@ -5,13 +5,16 @@ Dask cluster, the assembled table and the report); what one task does for the dr
 (sweep, drift table, annotated scores) is :mod:`qbdi_musicology.pipeline`.
 
 One *task* is one query piece swept over every rate. A task runs anywhere (this process,
-a pool of local processes, or a Dask cluster) and returns plain data: a table with one row
-per rate and the bytes of the files it made (annotated MusicXML per rate, the drift
-overview). Only this process writes files, each one atomically, into
-``<out>/queries/<query-id>/``; a task's ``result.json`` is written last, so its presence
-means the task is finished. A rerun skips finished tasks, and the final tables are always
-assembled from those folders, so an interrupted-then-resumed batch ends with the same bytes
-as an uninterrupted one.
+local worker processes, by default one per core, or a Dask cluster: see
+:mod:`qbdi_musicology.workers`) and returns plain data: a table with one row per rate and
+the bytes of the files it made (annotated MusicXML per rate, the drift overview). The
+report's figures and pictures are made by the same workers. Only this process writes
+files, each one atomically, into ``<out>/queries/<query-id>/``; a task's ``result.json``
+is written last, so its presence means the task is finished, and it holds only what does
+not depend on where or when the task ran (its times are in ``timings.json`` beside it).
+A rerun skips finished tasks, and the final tables are always assembled from those
+folders, so an interrupted-then-resumed batch, or one run on a cluster, ends with the same
+bytes as an uninterrupted one in one process.
 
 Example: the first five Bach chorales at four rates, on two cores::
 
@@ -47,6 +50,7 @@ import pandas as pd
 from .errors import InputError, ParameterError, QbdiError
 from .fileio import code_fingerprint, write_bytes_atomic, write_text_atomic
 from .rates import OVERVIEW_FILE, rate_file_name, rate_label  # noqa: F401 (used by callers)
+from .workers import Workers, available_cores, resolve_jobs  # noqa: F401 (used by callers)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +66,8 @@ SCORE_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl", ".krn", ".abc")
 
 RESULT_NAME = "result.json"
 TABLE_NAME = "drift.csv"
+#: Per query, the wall and CPU seconds of each stage of its task (not part of the result).
+TIMINGS_NAME = "timings.json"
 FORMAT_VERSION = 1
 
 
@@ -120,7 +126,8 @@ class QueryOutput:
 
 @dataclass
 class TaskRecord:
-    """The outcome of one task, as stored in ``result.json`` (``status``: done or failed)."""
+    """The outcome of one task (``status``: done or failed), as stored in ``result.json``;
+    ``seconds`` and ``cpu_seconds`` go to ``timings.json`` beside it."""
 
     query_id: str
     spec: str
@@ -187,22 +194,23 @@ def query_id_for(spec: str) -> str:
     return _safe_id(Path(spec).stem)
 
 
-def _corpus_pieces(name: str, limit: int | None) -> tuple[list[str], list[tuple[str, str]]]:
+def _corpus_pieces(name: str, limit: int | None, jobs: int = 1
+                   ) -> tuple[list[str], list[tuple[str, str]]]:
     """The first ``limit`` usable pieces of a named corpus, and the pieces it skipped.
 
     "Usable" is the corpus's own rule (e.g. the 4/4 chorales for ``bach-chorales``), so
     ``--limit 20`` gives twenty pieces the model can read; the skipped ones met on the
     way come back as ``(piece, reason)``. The parse is cached, so a rerun does not pay
-    for it again.
+    for it again; a whole corpus (no limit) is parsed by ``jobs`` processes the first time.
     """
     from . import corpus
 
-    loaded = corpus.load_corpus(name, limit=limit, progress=False)
+    loaded = corpus.load_corpus(name, limit=limit, progress=False, workers=jobs)
     return list(loaded.pieces), [(str(p), str(r)) for p, r in loaded.skipped]
 
 
 def expand_queries(queries: Sequence[str], limit: int | None = None,
-                   problems: dict[str, str] | None = None) -> list[str]:
+                   problems: dict[str, str] | None = None, jobs: int = 1) -> list[str]:
     """Turn what the user typed into an ordered list of single-piece query specs.
 
     * a file stays itself;
@@ -214,7 +222,8 @@ def expand_queries(queries: Sequence[str], limit: int | None = None,
     ``corpus:bach-chorales`` is the first twenty chorales). A spec that names nothing
     (a missing file, an unknown corpus) is kept as it is, so that the batch reports it as a
     failed query rather than silently dropping it; ``problems`` (if given) receives the
-    reason, e.g. ``{"corpus:nope": "no corpus named 'nope' ..."}``.
+    reason, e.g. ``{"corpus:nope": "no corpus named 'nope' ..."}``. ``jobs`` processes
+    parse a whole corpus that is not in the parse cache yet.
     """
     problems = {} if problems is None else problems
     if limit is not None and limit < 1:
@@ -234,7 +243,7 @@ def expand_queries(queries: Sequence[str], limit: int | None = None,
                 continue
             wanted = None if limit is None else limit - len(specs)
             try:
-                pieces, skipped = _corpus_pieces(body, wanted)
+                pieces, skipped = _corpus_pieces(body, wanted, jobs)
                 specs.extend(f"corpus:{body}/{p}" for p in pieces)
                 # Pieces the corpus could not use (another meter, a broken file) are
                 # reported as failed queries; they do not count toward the limit.
@@ -373,13 +382,18 @@ def store_outcome(out: Path, outcome: TaskOutcome) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     _remove_partials(folder)
     for name, data in sorted(outcome.files.items()):
-        if Path(name).name != name or name in (RESULT_NAME, TABLE_NAME):
+        if Path(name).name != name or name in (RESULT_NAME, TABLE_NAME, TIMINGS_NAME):
             raise QbdiError(f"task for {record.spec} returned a bad file name {name!r}")
         write_bytes_atomic(folder / name, data)
     if record.ok:
         write_text_atomic(folder / TABLE_NAME, outcome.table_csv)
+    # The times depend on the machine and its neighbours, the result does not: they go in
+    # a file of their own, so result.json is the same bytes wherever the task ran.
+    write_text_atomic(folder / TIMINGS_NAME, json.dumps(
+        {"wall": record.seconds, "cpu": record.cpu_seconds}, indent=1, sort_keys=True))
     # result.json last: its presence is the mark of a finished task.
-    write_text_atomic(folder / RESULT_NAME, json.dumps(asdict(record), indent=1, sort_keys=True))
+    stored = {k: v for k, v in asdict(record).items() if k not in ("seconds", "cpu_seconds")}
+    write_text_atomic(folder / RESULT_NAME, json.dumps(stored, indent=1, sort_keys=True))
     return folder
 
 
@@ -424,70 +438,25 @@ def assemble_table(out: Path, records: Sequence[TaskRecord]) -> pd.DataFrame:
 # Running many tasks: here, on local processes, or on a Dask cluster
 # --------------------------------------------------------------------------------------
 
-def _logger_levels() -> dict[str, int]:
-    # The package loggers' levels as the caller set them, to be repeated in each worker.
-    names = ["qbdi_musicology"] + [n for n in logging.root.manager.loggerDict
-                                   if n.startswith("qbdi_musicology.")]
-    return {n: logging.getLogger(n).level for n in names if logging.getLogger(n).level}
+def task_key(task: QueryTask, task_fn: str) -> str:
+    """The name of a task on a Dask cluster: the query and a digest of its settings.
 
-
-def _init_worker(threads: int, levels: dict[str, int] | None = None) -> None:
-    # Each worker gets its share of the cores; set before torch is imported in the worker.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    for name, level in (levels or {}).items():
-        logging.getLogger(name).setLevel(level)
-    import sys
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
-
-
-def _run_local(tasks: Sequence[QueryTask], task_fn: str, jobs: int
-               ) -> Iterator[TaskOutcome]:
-    if jobs <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield execute(task, task_fn)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    # "spawn": workers start clean, so no lock or thread state (torch, tqdm) is inherited.
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)),
-                             mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_worker,
-                             initargs=(threads, _logger_levels())) as pool:
-        futures = [pool.submit(execute, task, task_fn) for task in tasks]
-        for future in as_completed(futures):
-            yield future.result()
-
-
-def _run_dask(tasks: Sequence[QueryTask], task_fn: str, address: Any
-              ) -> Iterator[TaskOutcome]:
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError as exc:
-        raise ParameterError("--dask needs dask.distributed: "
-                             "pip install 'qbdi-musicology[dask]'") from exc
-    own_client = not isinstance(address, Client)
-    try:
-        client = Client(address) if own_client else address
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ParameterError(f"--dask {address}: cannot reach the Dask scheduler ({exc}); "
-                             "give its address, e.g. tcp://10.0.0.5:8786") from exc
-    try:
-        futures = [client.submit(execute, task, task_fn, pure=False,
-                                 key=f"qbdi-{task.query_id}-{task.seed}") for task in tasks]
-        for future in as_completed(futures):
-            yield future.result()
-    finally:
-        if own_client:
-            client.close()
+    Two batches that share a cluster (other rates, another model) never share a result:
+    the scheduler treats equal keys as the same work.
+    """
+    digest = hashlib.sha256(json.dumps(task.fingerprint(task_fn), sort_keys=True)
+                            .encode()).hexdigest()[:12]
+    return f"qbdi-{task.query_id}-{digest}"
 
 
 @dataclass
 class BatchSummary:
-    """The result of :func:`run_batch`: the table, one record per query, where things went."""
+    """The result of :func:`run_batch`: the table, one record per query, where things went.
+
+    ``queries_per_minute`` is the measured throughput of this run: the queries it ran
+    over its wall time from start to finished report (None when it ran none: a rerun of a
+    finished batch only rebuilds the report). ``workers`` says where they ran.
+    """
 
     out: Path
     table: pd.DataFrame
@@ -496,13 +465,31 @@ class BatchSummary:
     skipped: int
     seconds: dict[str, float]
     report_files: dict[str, Path] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    ran_ids: set[str] = field(default_factory=set)
+    wall_seconds: float = 0.0
+    workers: str = "this process"
 
     @property
     def failed(self) -> list[TaskRecord]:
         return [r for r in self.records if not r.ok]
 
-    cpu_seconds: dict[str, float] = field(default_factory=dict)
-    ran_ids: set[str] = field(default_factory=set)
+    @property
+    def queries_per_minute(self) -> float | None:
+        if not self.ran or self.wall_seconds <= 0:
+            return None
+        return self.ran / (self.wall_seconds / 60.0)
+
+    def throughput_text(self) -> str:
+        """The measured throughput in words, e.g. ``'20 queries in 2.9 min on 2 worker
+        processes: 6.9 queries per minute'``."""
+        rate = self.queries_per_minute
+        if rate is None:
+            return (f"no query run now ({self.skipped} kept from an earlier run); "
+                    f"report rebuilt in {self.wall_seconds:.1f} s")
+        return (f"{self.ran} {'query' if self.ran == 1 else 'queries'} in "
+                f"{self.wall_seconds / 60:.1f} min on {self.workers}: "
+                f"{rate:.1f} queries per minute")
 
     def stage_split(self, cpu: bool = False) -> dict[str, float]:
         """Seconds per stage: batch stages and task stages summed over the queries run.
@@ -523,15 +510,20 @@ class BatchSummary:
 
 
 def run_tasks(tasks: Sequence[QueryTask], out: Path, *, task_fn: str = DEFAULT_TASK,
-              jobs: int = 1, dask: Any = None, progress: bool = True,
-              retry_failed: bool = False, stop_after: int | None = None
+              jobs: int | None = 1, dask: Any = None, workers: Workers | None = None,
+              progress: bool = True, retry_failed: bool = False,
+              stop_after: int | None = None,
+              on_record: Callable[[list[TaskRecord | None]], None] | None = None,
               ) -> tuple[list[TaskRecord], list[str]]:
     """Run every unfinished task and store it; return all records (task order) and the
     ids of the queries run now.
 
     Finished tasks (a ``result.json`` with the same settings) are skipped; failed ones
     too unless ``retry_failed``. ``stop_after`` ends after that many new tasks (used to
-    split work into chunks and by tests).
+    split work into chunks and by tests). The tasks run on ``workers`` if given, else on
+    ``Workers(jobs, dask)`` (see :mod:`qbdi_musicology.workers`). ``on_record`` is told,
+    before the first task and after each, the records known so far in task order (None
+    for a query not finished yet): the report starts its pictures from it.
     """
     out = Path(out)
     records: dict[int, TaskRecord] = {}
@@ -546,30 +538,76 @@ def run_tasks(tasks: Sequence[QueryTask], out: Path, *, task_fn: str = DEFAULT_T
         pending = pending[:stop_after]
     if records:
         log.info("resuming: %d of %d queries already finished", len(records), len(tasks))
+
+    def known() -> list[TaskRecord | None]:
+        return [records.get(task.position) for task in tasks]
+
     from tqdm.auto import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    runner = (_run_dask(pending, task_fn, dask) if dask is not None
-              else _run_local(pending, task_fn, jobs))
-    # Warnings about failed pieces are printed above the bar, not through it.
-    with logging_redirect_tqdm(), tqdm(total=len(pending), desc="queries", unit="query",
-                                       disable=not progress, leave=False) as bar:
-        for outcome in runner:
-            store_outcome(out, outcome)
-            records[outcome.record.position] = outcome.record
-            if not outcome.record.ok:
-                log.warning("query %s failed: %s", outcome.record.spec, outcome.record.error)
-            bar.set_postfix_str(outcome.record.query_id[:30], refresh=False)
-            bar.update(1)
+    own = workers is None
+    workers = Workers(jobs, dask) if own else workers
+    try:
+        if on_record is not None:
+            on_record(known())
+        # Warnings about failed pieces are printed above the bar, not through it.
+        with logging_redirect_tqdm(), tqdm(total=len(pending), desc="queries", unit="query",
+                                           disable=not progress, leave=False) as bar:
+            # Only the task descriptions travel (a few hundred bytes each); each result
+            # is stored and dropped as it arrives, so this process holds one at a time.
+            submitted = {workers.submit(execute, task, task_fn, key=task_key(task, task_fn)):
+                         task for task in pending}
+            for future in workers.as_completed(list(submitted)):
+                outcome = _outcome(future, submitted.pop(future), task_fn)
+                del future
+                store_outcome(out, outcome)
+                record = outcome.record
+                del outcome
+                records[record.position] = record
+                if not record.ok:
+                    log.warning("query %s failed: %s", record.spec, record.error)
+                bar.set_postfix_str(record.query_id[:30], refresh=False)
+                bar.update(1)
+                if on_record is not None:
+                    on_record(known())
+    finally:
+        if own:
+            workers.close()
     return [records[p] for p in sorted(records)], [t.query_id for t in pending]
+
+
+def _outcome(future: Any, task: QueryTask, task_fn: str) -> TaskOutcome:
+    """A finished task's outcome; what to do when its worker was lost rather than the piece.
+
+    :func:`execute` turns every problem of a piece into a failed record, so an exception
+    here means the worker itself went: a local worker process that died (the system ran out
+    of memory, or it was killed) stops the batch; on a Dask cluster, a task whose workers
+    died again and again is recorded as failed (``--retry-failed`` tries it again). Either
+    way the finished pieces are kept and the same command resumes.
+    """
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - told apart by kind just below
+        kind = type(exc).__name__
+        if kind == "KilledWorker":
+            record = TaskRecord(task.query_id, task.spec, task.position, "failed",
+                                error=f"the Dask workers running this piece died "
+                                      f"({' '.join(str(exc).split())[:200]}); out of "
+                                      f"memory? try --retry-failed",
+                                fingerprint=task.fingerprint(task_fn))
+            return TaskOutcome(record)
+        raise QbdiError(f"the worker running {task.spec} was lost ({kind}: "
+                        f"{' '.join(str(exc).split())[:200]}); finished pieces are kept: "
+                        "run the same command again to resume") from exc
 
 
 def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
               rates: Sequence[float] = DEFAULT_RATES, limit: int | None = None,
-              model: str | None = None, seed: int = 0, jobs: int = 1, dask: Any = None,
-              task_fn: str = DEFAULT_TASK, options: dict[str, Any] | None = None,
-              progress: bool = True, report: bool = True, render: bool = True,
-              retry_failed: bool = False, overviews: str = "all") -> BatchSummary:
+              model: str | None = None, seed: int = 0, jobs: int | None = None,
+              dask: Any = None, task_fn: str = DEFAULT_TASK,
+              options: dict[str, Any] | None = None, progress: bool = True,
+              report: bool = True, render: bool = True, retry_failed: bool = False,
+              overviews: str = "all") -> BatchSummary:
     """Sweep every query over every rate, store per-query results, then write the report.
 
     The report folder ``<out>/report`` holds the tidy table (``drift_table.csv`` and
@@ -578,12 +616,16 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
     installed) for a picture of the first query's drift overview score. ``overviews``:
     write the drift overview score for ``"all"`` queries, only the ``"first"`` (it is the
     costliest file: about 40 % of a query's time at eight rates) or ``"none"``.
+
+    ``jobs``: worker processes on this computer (default: one per core; 1 runs everything
+    in this process); ``dask``: a Dask scheduler's address instead. The queries and the
+    report's pictures run there; this process stores the results and writes the pages.
     """
     if overviews not in ("all", "first", "none"):
         raise ParameterError(f"overviews={overviews!r}: choose all, first or none")
-    if jobs < 1:
-        raise ParameterError(f"--jobs {jobs}: must be 1 or more")
+    jobs = resolve_jobs(jobs)
     out = Path(out)
+    started = time.perf_counter()
     clock = StageClock()
     if task_fn == DEFAULT_TASK:
         # A missing model is the batch's problem, not each piece's: say it once, up front.
@@ -591,7 +633,7 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
         resolve_model_path(model)
     with clock("expand queries"):
         problems: dict[str, str] = {}
-        specs = expand_queries(queries, limit, problems)
+        specs = expand_queries(queries, limit, problems, jobs=jobs)
         if not specs:
             raise InputError("no queries given; name files, folders or corpus:NAME")
         tasks = make_tasks(specs, rates, seed=seed, model=model, options=options,
@@ -600,25 +642,44 @@ def run_batch(queries: Sequence[str], out: str | os.PathLike, *,
             tasks = [dataclasses.replace(t, options=tuple(sorted(
                 {**dict(t.options), "overview": overviews == "first" and t.position == 0}
                 .items()))) for t in tasks]
-    with clock("run queries"):
-        records, ran_ids = run_tasks(tasks, out, task_fn=task_fn, jobs=jobs, dask=dask,
-                                 progress=progress, retry_failed=retry_failed)
-    with clock("assemble table"):
-        table = assemble_table(out, records)
-    summary = BatchSummary(out, table, records, len(ran_ids), len(tasks) - len(ran_ids),
-                           clock.seconds, ran_ids=set(ran_ids))
-    if report:
-        from .report.drift_report import write_report
+    with Workers(jobs, dask) as workers, contextlib.ExitStack() as stack:
+        pictures = None
+        if report:
+            from .report.drift_report import ReportPictures
 
-        summary.report_files = write_report(
-            table, records, out / "report", queries_root=out / "queries",
-            rates=tasks[0].rates, render=render, clock=clock,
-            settings={"model": model or "shipped default", "seed": seed,
-                      "rates": [rate_label(r) for r in tasks[0].rates],
-                      "queries": list(queries), "limit": limit})
+            # The report's pictures of the first pieces start as soon as those pieces are
+            # stored, so the workers draw them while the last pieces are still running.
+            pictures = stack.enter_context(ReportPictures(
+                out / "queries", out / "report", rates=tasks[0].rates, workers=workers,
+                render=render))
+        with clock("run queries"):
+            records, ran_ids = run_tasks(
+                tasks, out, task_fn=task_fn, workers=workers, progress=progress,
+                retry_failed=retry_failed,
+                on_record=pictures.update if pictures is not None else None)
+        with clock("assemble table"):
+            table = assemble_table(out, records)
+        summary = BatchSummary(out, table, records, len(ran_ids), len(tasks) - len(ran_ids),
+                               clock.seconds, ran_ids=set(ran_ids),
+                               workers=workers.description)
+        if report:
+            from .report.drift_report import write_report
+
+            summary.report_files = write_report(
+                table, records, out / "report", queries_root=out / "queries",
+                rates=tasks[0].rates, render=render, clock=clock, workers=workers,
+                pictures=pictures,
+                settings={"model": model or "shipped default", "seed": seed,
+                          "rates": [rate_label(r) for r in tasks[0].rates],
+                          "queries": list(queries), "limit": limit})
     summary.seconds = dict(clock.seconds)
     summary.cpu_seconds = dict(clock.cpu_seconds)
+    summary.wall_seconds = time.perf_counter() - started
     if report:
+        # The report's pages depend only on the results; the clock goes here, beside them.
         write_text_atomic(out / "report" / "timings.json", json.dumps(
-            {"wall": summary.stage_split(), "cpu": summary.stage_split(cpu=True)}, indent=1))
+            {"throughput": {"queries_run": summary.ran, "wall_seconds": summary.wall_seconds,
+                            "queries_per_minute": summary.queries_per_minute,
+                            "workers": summary.workers, "text": summary.throughput_text()},
+             "wall": summary.stage_split(), "cpu": summary.stage_split(cpu=True)}, indent=1))
     return summary

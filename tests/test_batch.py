@@ -39,6 +39,8 @@ def _batch(queries, out, **kw):
     kw.setdefault("task_fn", TASK)
     kw.setdefault("progress", False)
     kw.setdefault("render", False)
+    # One process unless a test is about the workers: starting them costs seconds.
+    kw.setdefault("jobs", 1)
     return run_batch(queries, out, **kw)
 
 

@@ -42,7 +42,7 @@ def test_cli_reference_lists_every_command_and_option():
         assert not missing, f"docs/cli.md, {script}.py: options not documented {missing}"
 
 
-@pytest.mark.parametrize("page", ["guide.md", "teaching.md", "cli.md"])
+@pytest.mark.parametrize("page", ["guide.md", "teaching.md", "cli.md", "cluster.md"])
 def test_doc_links_point_to_existing_pages(page):
     text = (DOCS / page).read_text()
     for target in re.findall(r"\]\(([^)#]+\.(?:md|png))(?:#[^)]*)?\)", text):
@@ -54,3 +54,12 @@ def test_guide_starts_from_the_readme_commands():
     guide = (DOCS / "guide.md").read_text()
     for command in ("make demo", "make test"):
         assert command in readme and command in guide
+
+
+def test_cluster_page_is_linked_and_names_what_workers_need():
+    text = " ".join((DOCS / "cluster.md").read_text().replace("**", "").split())
+    assert "docs/cluster.md" in (REPO / "README.md").read_text()
+    assert "(cluster.md)" in (DOCS / "guide.md").read_text()
+    for needed in ("--dask", "--jobs 1", "same paths", "run the same command again",
+                   "queries per minute"):
+        assert needed in text, needed

@@ -103,6 +103,7 @@ def test_media_are_made_once_and_reused(query_folder, tmp_path, monkeypatch):
         raise AssertionError("an up-to-date file was made again")
 
     monkeypatch.setattr(engrave, "engrave_to_files", refuse)
+    monkeypatch.setattr(engrave, "engrave_text", refuse)
     monkeypatch.setattr(audio, "render_midi", refuse)
     again = build_query_media(record, rates=[0.0, math.inf], queries_root=query_folder.parent,
                               report_dir=report)
@@ -159,3 +160,34 @@ def test_a_note_every_query_has_is_said_once():
     assert "FluidSynth" not in media_html(medias[1], said) and "only b" in media_html(
         medias[1], said)
     assert shared_notes(medias[:1]) == []
+
+
+def test_worker_processes_engrave_the_same_pages(query_folder, tmp_path):
+    from qbdi_musicology.workers import Workers
+
+    record = TaskRecord("cadence", "cadence.musicxml", 0, "done", info={"title": "Cadence"})
+    here = build_query_media(record, rates=[0.0, math.inf], queries_root=query_folder.parent,
+                             report_dir=tmp_path / "here", sound=False)
+    with Workers(jobs=2) as workers:
+        there = build_query_media(record, rates=[0.0, math.inf],
+                                  queries_root=query_folder.parent,
+                                  report_dir=tmp_path / "there", sound=False, workers=workers)
+    assert there.paths() == here.paths() and here.paths()
+    for path in here.paths():
+        assert (tmp_path / "there" / path).read_bytes() == (tmp_path / "here" / path).read_bytes()
+
+
+def test_pictures_start_once_the_first_pieces_are_settled():
+    from qbdi_musicology.report.drift_report import _leading
+
+    ok = TaskRecord("a", "a", 0, "done")
+    bad = TaskRecord("b", "b", 1, "failed")
+    later = TaskRecord("c", "c", 2, "done")
+
+    def wanted(record):
+        return record.ok
+
+    assert _leading([None, ok], wanted, 1) is None  # the first piece may still succeed
+    assert _leading([ok, None], wanted, 1) == [ok]
+    assert _leading([ok, bad, None], wanted, 2) is None
+    assert _leading([ok, bad, later], wanted, 3) == [ok, later]  # all known: what there is

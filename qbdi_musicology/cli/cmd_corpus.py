@@ -54,8 +54,9 @@ def register(subparsers) -> None:
     info.add_argument("--cache-dir", default=None,
                       help="parse cache folder (default $QBDI_CACHE or ~/.cache/qbdi-musicology)")
     info.add_argument("--no-cache", action="store_true", help="parse every file again")
-    info.add_argument("--jobs", type=int, default=1,
-                      help="processes for parsing files not yet cached (default 1)")
+    info.add_argument("--jobs", type=int, default=None,
+                      help="processes for parsing files not yet cached (default: one per "
+                           "core; 1 parses in this process)")
     info.add_argument("--pieces", action="store_true", help="list every piece with its bars")
     info.add_argument("--all-skipped", action="store_true",
                       help="list every skipped file (default: grouped by reason)")
@@ -97,6 +98,7 @@ def run_list(args) -> int:
 
 def run_info(args) -> int:
     from ..corpus import get_spec, load_corpus
+    from ..workers import resolve_jobs
 
     parts = None
     if args.parts:
@@ -106,7 +108,7 @@ def run_info(args) -> int:
         args.name, meter=args.meter, parts=parts,
         transpose=None if args.transpose == "none" else args.transpose, limit=args.limit,
         progress=True, cache_dir=args.cache_dir, use_cache=not args.no_cache,
-        data_dir=args.data_dir, workers=max(1, args.jobs), sample=args.sample, seed=args.seed,
+        data_dir=args.data_dir, workers=resolve_jobs(args.jobs), sample=args.sample, seed=args.seed,
         abc_tunes=args.abc_tunes)
     grid = result.grid
     print(f"{result.name}: {spec.title}")

@@ -25,7 +25,6 @@ import logging
 import math
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -259,9 +258,25 @@ def ir_column(table: pd.DataFrame) -> str | None:
     return None
 
 
-def figures_for(table: pd.DataFrame) -> dict[str, tuple[str, bytes]]:
-    """All figures the table supports: ``name -> (title, png bytes)``."""
-    figures: dict[str, tuple[str, bytes]] = {}
+def figures_for(table: pd.DataFrame, workers: Any = None) -> dict[str, tuple[str, bytes]]:
+    """All figures the table supports: ``name -> (title, png bytes)``.
+
+    ``workers`` (a :class:`~qbdi_musicology.workers.Workers`) draws them, one figure per
+    worker at a time; by default they are drawn here.
+    """
+    return {name: (title, job.result())
+            for name, (title, job) in start_figures(table, workers).items()}
+
+
+def start_figures(table: pd.DataFrame, workers: Any = None) -> dict[str, tuple[str, Any]]:
+    """Send every figure the table supports to be drawn: ``name -> (title, future)``.
+
+    Each worker gets only the columns its figure plots (a few kB), and sends back PNG bytes.
+    """
+    from ..workers import Workers
+
+    workers = workers if workers is not None else Workers(jobs=1)
+    figures: dict[str, tuple[str, Any]] = {}
     specs = dict(FIGURES)
     ir = ir_column(table)
     if ir is not None:
@@ -269,7 +284,10 @@ def figures_for(table: pd.DataFrame) -> dict[str, tuple[str, bytes]]:
                      "total information rate (bits)")
     for column, (name, title, ylabel) in specs.items():
         if column in table.columns and table[column].notna().any():
-            figures[name] = (title, rate_figure(table, column, title, ylabel))
+            used = [c for c in ("query_id", "rate", column, f"query_{column}")
+                    if c in table.columns]
+            figures[name] = (title, workers.submit(rate_figure, table[used], column, title,
+                                                   ylabel))
     return figures
 
 
@@ -348,7 +366,8 @@ def _links(record: Any, queries_root: Path, report_dir: Path) -> str:
 def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | os.PathLike,
                  *, queries_root: str | os.PathLike, rates: Sequence[float] = (),
                  render: bool = True, clock: Any = None,
-                 settings: Mapping[str, Any] | None = None) -> dict[str, Path]:
+                 settings: Mapping[str, Any] | None = None, workers: Any = None,
+                 pictures: "ReportPictures | None" = None) -> dict[str, Path]:
     """Write the whole report folder; return the paths written by kind.
 
     ``records`` are the batch's per-query records (``query_id``, ``spec``, ``status``,
@@ -357,28 +376,30 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
     files to sound where FluidSynth and a soundfont are installed (see :mod:`.media`),
     writes the classroom page ``lesson.html`` for the first, and asks MuseScore, where
     installed, for a PNG of the first query's drift overview.
+
+    ``workers`` (a :class:`~qbdi_musicology.workers.Workers`: the batch's worker
+    processes or Dask cluster) draws the figures and the pictures; by default they are
+    made here. ``pictures``: those the batch already started (:class:`ReportPictures`).
     """
     import contextlib
+
+    from ..workers import Workers
 
     report_dir = Path(report_dir)
     queries_root = Path(queries_root)
     stage = clock if clock is not None else (lambda name: contextlib.nullcontext())
+    workers = workers if workers is not None else Workers(jobs=1)
+    if not rates and "rate" in table.columns:
+        rates = sorted(set(table["rate"].astype(float)))
     files: dict[str, Path] = {}
     report_dir.mkdir(parents=True, exist_ok=True)
 
-    media: dict[str, Any] = {}
-    pending: dict[str, Any] = {}
-    overview_png: bytes | None = None
-    overview_note = ""
-    # MuseScore (where installed) and FluidSynth work in processes of their own: they draw
-    # the overview and play the scores while the tables and figures are written and
-    # verovio engraves.
-    muse = ThreadPoolExecutor(max_workers=1) if render else None
-    try:
-        drawing = (muse.submit(_render_overview, records, queries_root, report_dir)
-                   if muse is not None else None)
-        if render:
-            pending = _start_media(table, records, queries_root, report_dir)
+    with contextlib.ExitStack() as stack:
+        if pictures is None:
+            pictures = stack.enter_context(ReportPictures(
+                queries_root, report_dir, rates=rates, workers=workers, render=render))
+        pictures.update(list(records))  # every query is known now: start what is left
+        figure_jobs = start_figures(table, workers) if not table.empty else {}
         with stage("write tables"):
             files["csv"] = report_dir / "drift_table.csv"
             write_text_atomic(files["csv"], table.to_csv(index=False, lineterminator="\n"))
@@ -391,22 +412,18 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
             write_text_atomic(files["verdicts"],
                               verdict_table.to_csv(index=False, lineterminator="\n"))
         with stage("figures"):
-            figures = figures_for(table) if not table.empty else {}
+            figures = {name: (title, job.result())
+                       for name, (title, job) in figure_jobs.items()}
+            del figure_jobs
             for name, (_, png) in figures.items():
                 files[f"figure {name}"] = write_bytes_atomic(
                     report_dir / "figures" / f"{name}.png", png)
         with stage("scores and sounds"):
-            media = _finish_media(pending, table, report_dir, files)
+            media = pictures.finish_media(table, files)
         with stage("render overview"):
-            if drawing is not None:
-                overview_png, overview_note = drawing.result()
-                if overview_png is not None:
-                    files["overview"] = report_dir / "overview.png"
-    finally:
-        for job in pending.values():
-            job.close()
-        if muse is not None:
-            muse.shutdown(wait=True)
+            overview_png, overview_note = pictures.finish_overview()
+            if overview_png is not None:
+                files["overview"] = report_dir / "overview.png"
 
     with stage("html and markdown"):
         overall = overall_verdict(table) if has_data else None
@@ -421,35 +438,180 @@ def write_report(table: pd.DataFrame, records: Sequence[Any], report_dir: str | 
     return files
 
 
-def _start_media(table: pd.DataFrame, records: Sequence[Any], queries_root: Path,
-                 report_dir: Path) -> dict[str, Any]:
-    """Start the sounds of the first :data:`MEDIA_QUERIES` queries (see :mod:`.media`)."""
-    from .media import PendingMedia
+def _leading(known: Sequence[Any], wanted: Any, count: int) -> list[Any] | None:
+    """The first ``count`` records (task order) for which ``wanted`` holds, once settled.
 
-    pending: dict[str, Any] = {}
-    if table.empty or "query_id" not in table.columns:
-        return pending
-    for record in [r for r in records if r.ok][:MEDIA_QUERIES]:
-        rows = table[table["query_id"] == record.query_id]
-        if not rows.empty:
-            pending[record.query_id] = PendingMedia(
-                record, rates=rows["rate"].tolist(), queries_root=queries_root,
-                report_dir=report_dir)
-    return pending
+    ``known`` has None for a query not finished yet: while one stands before the
+    ``count``-th wanted record, the choice may still change and the answer is None.
+    """
+    chosen = []
+    for record in known:
+        if record is None:
+            return None
+        if wanted(record):
+            chosen.append(record)
+            if len(chosen) == count:
+                break
+    return chosen
 
 
-def _finish_media(pending: Mapping[str, Any], table: pd.DataFrame, report_dir: Path,
-                  files: dict[str, Path]) -> dict[str, Any]:
-    """Engrave and gather the started queries' media; the classroom page of the first."""
-    from .lesson import write_lesson
+class ReportPictures:
+    """The report's pictures of single queries, made by the batch's workers.
 
-    media: dict[str, Any] = {}
-    for query_id, job in pending.items():
-        media[query_id] = job.finish()
-        if "lesson" not in files:
-            files["lesson"] = write_lesson(table[table["query_id"] == query_id],
-                                           media[query_id], report_dir / "lesson.html")
-    return media
+    The engraved scores of the first :data:`MEDIA_QUERIES` analysed queries (and their
+    sounds, where MIDI files were written) and MuseScore's picture of the first drift
+    overview depend only on those queries' files. :meth:`update` starts them as soon as
+    the batch knows which queries they are, so they are made while the batch's last
+    queries still run; :meth:`finish_media` and :meth:`finish_overview` gather them for
+    the report. Use it as a context manager: leaving it waits for the sounds.
+    """
+
+    def __init__(self, queries_root: Path, report_dir: Path, *, rates: Sequence[float],
+                 workers: Any, render: bool = True) -> None:
+        self.queries_root = Path(queries_root)
+        self.report_dir = Path(report_dir)
+        self.rates = [float(r) for r in rates]
+        self.workers = workers
+        self.render = render
+        # None until started; without rendering there is nothing to start.
+        self.media: dict[str, Any] | None = None if render else {}
+        self.overview: _Overview | None = None if render else _Overview()
+
+    def update(self, known: Sequence[Any]) -> None:
+        """Start the pictures that the finished queries settle (``known``: records in
+        task order, None for a query not finished yet)."""
+        if self.media is None:
+            chosen = _leading(known, lambda r: r.ok, MEDIA_QUERIES)
+            if chosen is not None:
+                from .media import PendingMedia
+
+                self.media = {r.query_id: PendingMedia(
+                    r, rates=self.rates, queries_root=self.queries_root,
+                    report_dir=self.report_dir, workers=self.workers) for r in chosen}
+        if self.overview is None:
+            chosen = _leading(known, lambda r: r.ok and OVERVIEW_FILE in r.files, 1)
+            if chosen is not None:
+                self.overview = _start_overview(chosen, self.queries_root, self.report_dir,
+                                                self.workers)
+
+    def finish_media(self, table: pd.DataFrame, files: dict[str, Path]) -> dict[str, Any]:
+        """Gather the engraved scores and sounds; write the classroom page of the first."""
+        from .lesson import write_lesson
+
+        media: dict[str, Any] = {}
+        if table.empty or "query_id" not in table.columns:
+            return media
+        for query_id, job in (self.media or {}).items():
+            media[query_id] = job.finish()
+            if "lesson" not in files:
+                files["lesson"] = write_lesson(table[table["query_id"] == query_id],
+                                               media[query_id],
+                                               self.report_dir / "lesson.html")
+        return media
+
+    def finish_overview(self) -> tuple[bytes | None, str]:
+        """MuseScore's picture of the first drift overview (or None) and a note on it."""
+        if self.overview is None:
+            return None, ""
+        return self.overview.finish(self.report_dir)
+
+    def close(self) -> None:
+        for job in (self.media or {}).values():
+            job.close()
+
+    def __enter__(self) -> "ReportPictures":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def overview_picture(musicxml: bytes) -> tuple[bytes | None, str]:
+    """Page 1 of a drift overview score as MuseScore draws it: ``(png, "")``, or
+    ``(None, reason)``.
+
+    The staves are shrunk to fit the page first (:func:`fit_page_scaling`). This runs in a
+    worker of the batch: the score's bytes come in, the picture's bytes go back.
+    """
+    import tempfile
+
+    from ..validate import mscore_binary, musescore_render
+
+    if mscore_binary() is None:
+        return None, "not installed"
+    with tempfile.TemporaryDirectory(prefix="qbdi-overview-") as work:
+        copy = Path(work) / OVERVIEW_FILE
+        copy.write_bytes(fit_page_scaling(musicxml))
+        result = musescore_render(copy, Path(work) / "overview.png")
+        if not result.ok:
+            return None, str(result.error)
+        return Path(work, "overview.png").read_bytes(), ""
+
+
+@dataclass
+class _Overview:
+    """MuseScore's picture of a drift overview: settled (``png``, ``note``) or under way
+    (``job``, and ``stamp``: the score it is made from)."""
+
+    png: bytes | None = None
+    note: str = ""
+    job: Any = None
+    stamp: str = ""
+
+    def finish(self, report_dir: Path) -> tuple[bytes | None, str]:
+        if self.job is None:
+            return self.png, self.note
+        png, error = self.job.result()
+        self.job = None
+        target = report_dir / "overview.png"
+        if png is None:
+            target.unlink(missing_ok=True)
+            if error == "not installed":
+                self.note = ("MuseScore 3 is not installed on the workers, so no picture "
+                             "of the overview")
+            else:
+                log.warning("MuseScore could not render the overview: %s", error)
+                self.note = f"MuseScore could not render the overview ({error})"
+            return None, self.note
+        write_bytes_atomic(target, png)
+        write_text_atomic(report_dir / "overview.source", self.stamp)
+        self.png, self.note = png, _overview_note(self.stamp)
+        return self.png, self.note
+
+
+def _overview_note(stamp: str) -> str:
+    return f"page 1 of the drift overview of {stamp.splitlines()[0]}"
+
+
+def _start_overview(candidates: Sequence[Any], queries_root: Path, report_dir: Path,
+                    workers: Any) -> _Overview:
+    """Send the first drift overview to MuseScore, or settle at once what needs no work."""
+    from ..validate import mscore_binary
+
+    if not candidates:
+        return _Overview(note="no drift overview score was written")
+    # A Dask worker may have MuseScore where this computer has none: it is asked there.
+    if mscore_binary() is None and getattr(workers, "kind", "here") != "dask":
+        return _Overview(note="MuseScore 3 is not installed here, so no picture of the "
+                              "overview")
+    first = candidates[0]
+    target = report_dir / "overview.png"
+    data = (queries_root / first.query_id / OVERVIEW_FILE).read_bytes()
+    stamp = f"{first.spec}\n{hashlib.sha256(data).hexdigest()}\n"
+    # MuseScore takes many seconds per page: a rerun reuses the picture of the same score.
+    stamp_file = report_dir / "overview.source"
+    if target.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return _Overview(target.read_bytes(), _overview_note(stamp))
+    if getattr(workers, "kind", "here") == "here":
+        # No worker processes: MuseScore, a program of its own, draws in the background
+        # while this process writes the tables and engraves.
+        from concurrent.futures import ThreadPoolExecutor
+
+        thread = ThreadPoolExecutor(max_workers=1)
+        job = thread.submit(overview_picture, data)
+        thread.shutdown(wait=False)  # the thread ends after this one picture
+        return _Overview(job=job, stamp=stamp)
+    return _Overview(job=workers.submit(overview_picture, data), stamp=stamp)
 
 
 def fit_page_scaling(xml: bytes, *, staff_budget: float = 72.0) -> bytes:
@@ -488,39 +650,6 @@ def fit_page_scaling(xml: bytes, *, staff_budget: float = 72.0) -> bytes:
                   lambda m: f'{m.group(1)}default-y="{float(m.group(2)) * factor - 40:.1f}"',
                   text)
     return text.encode("utf-8")
-
-
-def _render_overview(records: Sequence[Any], queries_root: Path, report_dir: Path
-                     ) -> tuple[bytes | None, str]:
-    from ..validate import mscore_binary, musescore_render
-
-    candidates = [r for r in records if r.ok and OVERVIEW_FILE in r.files]
-    if not candidates:
-        return None, "no drift overview score was written"
-    if mscore_binary() is None:
-        return None, "MuseScore 3 is not installed here, so no picture of the overview"
-    first = candidates[0]
-    target = report_dir / "overview.png"
-    source = queries_root / first.query_id / OVERVIEW_FILE
-    stamp = report_dir / "overview.source"
-    digest = f"{first.spec}\n{hashlib.sha256(source.read_bytes()).hexdigest()}\n"
-    note = f"page 1 of the drift overview of {first.spec}"
-    # MuseScore takes many seconds per page: a rerun reuses the picture of the same score.
-    if target.is_file() and stamp.is_file() and stamp.read_text() == digest:
-        return target.read_bytes(), note
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="qbdi-overview-") as work, \
-            atomic_path(target) as tmp:
-        copy = Path(work) / OVERVIEW_FILE
-        copy.write_bytes(fit_page_scaling(source.read_bytes()))
-        result = musescore_render(copy, tmp)
-    if not result.ok:
-        log.warning("MuseScore could not render the overview: %s", result.error)
-        target.unlink(missing_ok=True)
-        return None, f"MuseScore could not render the overview ({result.error})"
-    write_text_atomic(stamp, digest)
-    return target.read_bytes(), note
 
 
 def _settings_lines(settings: Mapping[str, Any]) -> list[tuple[str, str]]:

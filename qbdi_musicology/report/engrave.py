@@ -76,12 +76,23 @@ def engrave_file(source: str | os.PathLike, layout: PageLayout = DEFAULT_LAYOUT
     Raises :class:`InputError` when verovio is missing or cannot read the file.
     """
     source = Path(source)
+    if not source.is_file():
+        raise InputError(f"{source}: no such score to engrave")
+    return engrave_text(source.read_text(encoding="utf-8"), layout, str(source))
+
+
+def engrave_text(musicxml: str, layout: PageLayout = DEFAULT_LAYOUT, name: str = "score"
+                 ) -> list[str]:
+    """Engrave a MusicXML document given as text; its pages as SVG documents.
+
+    The same as :func:`engrave_file` for a score that is not (or not here) a file: a
+    worker of the batch receives the score's text and sends back the pages, so it needs
+    no access to the output folder. ``name`` is how error messages call the score.
+    """
     try:
         import verovio
     except ImportError as exc:
         raise InputError("engraving needs verovio: pip install verovio") from exc
-    if not source.is_file():
-        raise InputError(f"{source}: no such score to engrave")
     # verovio warns on stderr about details it handles (a beam left open across a bar
     # line); errors only, and those reach the caller through the exception below.
     verovio.enableLog(verovio.LOG_ERROR)
@@ -91,13 +102,13 @@ def engrave_file(source: str | os.PathLike, layout: PageLayout = DEFAULT_LAYOUT
     if not toolkit.setResourcePath(str(Path(verovio.__file__).parent / "data")):
         raise InputError("verovio's fonts are missing: reinstall it (pip install verovio)")
     toolkit.setOptions(layout.verovio_options())
-    if not toolkit.loadData(source.read_text(encoding="utf-8")):
-        raise InputError(f"{source}: verovio could not read this MusicXML "
+    if not toolkit.loadData(musicxml):
+        raise InputError(f"{name}: verovio could not read this MusicXML "
                          f"({toolkit.getLog().strip()[:200] or 'no reason given'})")
     pages = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
     if not pages:
-        raise InputError(f"{source}: verovio engraved no page")
-    log.debug("engraved %s: %d page(s), layout %s", source.name, len(pages), asdict(layout))
+        raise InputError(f"{name}: verovio engraved no page")
+    log.debug("engraved %s: %d page(s), layout %s", name, len(pages), asdict(layout))
     return pages
 
 
@@ -108,8 +119,15 @@ def engrave_to_files(source: str | os.PathLike, target_dir: str | os.PathLike, s
     Returns the written paths in page order. Pages of an earlier, longer engraving of the
     same stem are removed, so the folder holds exactly this score's pages.
     """
+    return write_pages(engrave_file(source, layout), target_dir, stem)
+
+
+def write_pages(pages: list[str], target_dir: str | os.PathLike, stem: str) -> list[Path]:
+    """Write engraved pages as ``<target_dir>/<stem>-1.svg``, ``-2.svg``... atomically.
+
+    Pages of an earlier, longer engraving of the same stem are removed.
+    """
     target_dir = Path(target_dir)
-    pages = engrave_file(source, layout)
     written = [write_text_atomic(target_dir / f"{stem}-{n}.svg", svg)
                for n, svg in enumerate(pages, start=1)]
     stale = len(pages) + 1

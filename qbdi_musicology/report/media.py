@@ -94,16 +94,19 @@ def _rel(path: Path, report_dir: Path) -> str:
 
 
 def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path,
-                      report_dir: Path, sound: bool = True) -> QueryMedia:
+                      report_dir: Path, sound: bool = True, workers: Any = None
+                      ) -> QueryMedia:
     """Engrave and render one query's scores into ``<report_dir>/media/<query_id>/``.
 
     ``record`` is the batch's record of the query (``query_id``, ``files``, ``info``);
     ``rates`` the rates to show, highest first on the pages. A score or a sound that fails
     is left out with a note; the report is written all the same. A rerun reuses every
     picture and sound whose source (and engraving or synthesis settings) did not change.
+    ``workers`` (a :class:`~qbdi_musicology.workers.Workers`) engraves the scores; by
+    default they are engraved here.
     """
     pending = PendingMedia(record, rates=rates, queries_root=queries_root,
-                           report_dir=report_dir, sound=sound)
+                           report_dir=report_dir, sound=sound, workers=workers)
     try:
         return pending.finish()
     finally:
@@ -111,15 +114,21 @@ def build_query_media(record: Any, *, rates: Sequence[float], queries_root: Path
 
 
 class PendingMedia:
-    """One query's media under way: the sounds start at once (FluidSynth runs as its own
-    process, two at a time), :meth:`finish` engraves the scores and gathers everything.
+    """One query's media under way: the scores are sent to be engraved and the sounds
+    start at once (FluidSynth runs as its own process, two at a time); :meth:`finish`
+    gathers everything and writes it.
 
-    Starting early lets the sounds render while the caller does other work (the report
-    draws its figures meanwhile). :meth:`close` waits for what is still running.
+    Starting early lets the pictures and sounds be made while the caller does other work
+    (the batch runs its last pieces, the report draws its figures). The engraving runs on
+    ``workers`` (the batch's worker processes or Dask cluster; by default here, during
+    :meth:`finish`): each gets the score's text and returns its pages, so a worker needs
+    no access to this folder. :meth:`close` waits for what is still running.
     """
 
     def __init__(self, record: Any, *, rates: Sequence[float], queries_root: Path,
-                 report_dir: Path, sound: bool = True) -> None:
+                 report_dir: Path, sound: bool = True, workers: Any = None) -> None:
+        from ..workers import Workers
+
         self.folder = Path(queries_root) / record.query_id
         self.report_dir = Path(report_dir)
         self.target = self.report_dir / MEDIA_FOLDER / record.query_id
@@ -141,9 +150,14 @@ class PendingMedia:
                                         "write them).")
         elif sound:
             self.media.notes.append(problem)
+        workers = workers if workers is not None else Workers(jobs=1)
+        scores = [(rate_file_name(rate, ""), self.folder / rate_file_name(rate))
+                  for rate in self.rates] + [("overview", self.folder / OVERVIEW_FILE)]
+        self.pictures = {stem: _start_engraving(source, stem, self.sources, workers)
+                         for stem, source in scores}
 
     def finish(self) -> QueryMedia:
-        """Engrave every score, wait for the sounds, tidy the folder; what the pages show."""
+        """Gather the engraved scores and the sounds, tidy the folder; what the pages show."""
         media, target, sources = self.media, self.target, self.sources
         if engrave.engraver_version() is None:
             media.notes.append("No score pictures: verovio is not installed "
@@ -151,14 +165,14 @@ class PendingMedia:
         for rate in self.rates:
             key = rate_file_name(rate, "")
             view = ScoreView(key, rate_words(rate), rate)
-            view.pages = _engrave(self.folder / rate_file_name(rate), target, key, media,
-                                  sources, self.report_dir)
+            view.pages = _finish_engraving(self.pictures.get(key), target, key, media,
+                                           sources, self.report_dir)
             media.views.append(view)
-        overview = self.folder / OVERVIEW_FILE
-        if overview.is_file():
+        if (self.folder / OVERVIEW_FILE).is_file():
             media.overview = ScoreView("overview", "drift overview", None)
-            media.overview.pages = _engrave(overview, target, "overview", media, sources,
-                                            self.report_dir)
+            media.overview.pages = _finish_engraving(self.pictures.get("overview"), target,
+                                                     "overview", media, sources,
+                                                     self.report_dir)
         for key, (job, digest) in self.jobs.items():
             try:
                 path = job.result()
@@ -248,21 +262,44 @@ def _copy_when_done(job: Future, target: Path) -> Path:
     return write_bytes_atomic(target, Path(job.result()).read_bytes())
 
 
-def _engrave(source: Path, target: Path, stem: str, media: QueryMedia, sources: _Sources,
-             report_dir: Path) -> list[str]:
+@dataclass
+class _Engraving:
+    """One score's pictures: reused from an earlier run, or under way on a worker."""
+
+    source: Path
+    digest: str
+    pages: list[Path] | None = None  # reused
+    job: Any = None                  # a future of the pages' SVG texts
+
+
+def _start_engraving(source: Path, stem: str, sources: _Sources, workers: Any
+                     ) -> _Engraving | None:
+    """Reuse the pictures of an unchanged score, or send its text to be engraved."""
     if not source.is_file() or engrave.engraver_version() is None:
+        return None
+    data = source.read_bytes()
+    digest = _digest(data, engrave.engraver_version(), engrave.DEFAULT_LAYOUT)
+    found = _Engraving(source, digest, pages=sources.reusable(f"score {stem}", digest))
+    if found.pages is None:
+        found.job = workers.submit(engrave.engrave_text, data.decode("utf-8"),
+                                   engrave.DEFAULT_LAYOUT, source.name)
+    return found
+
+
+def _finish_engraving(found: _Engraving | None, target: Path, stem: str, media: QueryMedia,
+                      sources: _Sources, report_dir: Path) -> list[str]:
+    if found is None:
         return []
-    digest = _digest(source.read_bytes(), engrave.engraver_version(), engrave.DEFAULT_LAYOUT)
-    pages = sources.reusable(f"score {stem}", digest)
+    pages = found.pages
     if pages is None:
         try:
-            pages = engrave.engrave_to_files(source, target, stem)
+            pages = engrave.write_pages(found.job.result(), target, stem)
         except QbdiError as exc:
             log.warning("%s", exc)
-            media.notes.append(f"No picture of {source.name}: "
+            media.notes.append(f"No picture of {found.source.name}: "
                                f"{' '.join(str(exc).split())[:200]}")
             return []
-    sources.record(f"score {stem}", digest, pages)
+    sources.record(f"score {stem}", found.digest, pages)
     return [_rel(p, report_dir) for p in pages]
 
 
