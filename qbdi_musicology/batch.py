@@ -555,10 +555,9 @@ def run_tasks(tasks: Sequence[QueryTask], out: Path, *, task_fn: str = DEFAULT_T
                                            disable=not progress, leave=False) as bar:
             # Only the task descriptions travel (a few hundred bytes each); each result
             # is stored and dropped as it arrives, so this process holds one at a time.
-            submitted = {workers.submit(execute, task, task_fn, key=task_key(task, task_fn)):
-                         task for task in pending}
-            for future in workers.as_completed(list(submitted)):
-                outcome = _outcome(future, submitted.pop(future), task_fn)
+            for task, future in workers.each(execute, pending, task_fn,
+                                             key=lambda task: task_key(task, task_fn)):
+                outcome = _outcome(future, task, task_fn)
                 del future
                 store_outcome(out, outcome)
                 record = outcome.record

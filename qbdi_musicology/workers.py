@@ -1,7 +1,7 @@
 """Where a batch's work runs: in this process, in local worker processes, or on Dask.
 
 A :class:`Workers` object runs functions and hands back futures (``submit(function,
-*args)``, then ``future.result()``). The batch sends it every piece of work that does not
+*args)``, then ``future.result()``; ``each(function, items)`` for many). The batch sends it every piece of work that does not
 need the output folder: one task per query (model sweep, analysis, annotated MusicXML),
 then the report's pictures (the figures, the engraved scores, MuseScore's picture of a
 drift overview). The process that started the batch only stores what comes back and
@@ -202,28 +202,42 @@ class Workers:
             options["key"] = key
         return self._client.submit(function, *args, **options)
 
-    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
-        """The futures in the order they finish (``jobs=1``: the order given, each run
-        when its result is asked for).
+    def each(self, function: Callable[..., Any], items: Iterable[Any], *extra: Any,
+             key: Callable[[Any], str] | None = None) -> Iterator[tuple[Any, Any]]:
+        """Run ``function(item, *extra)`` for every item; yield ``(item, future)`` as each
+        finishes (``jobs=1``: in the order given, each run when its result is asked for).
 
-        A future is dropped from here once yielded: the caller's reference is the last,
-        so a finished result is freed (here and on the cluster) as soon as it is stored.
+        Only twice as many items as can run at once are sent ahead: work submitted while
+        the items run (the report's pictures of the first pieces) starts before the rest of
+        the items instead of after all of them, and neither this process nor a cluster
+        holds more than a few results that nobody has collected yet. ``key(item)`` names
+        an item's work on a Dask cluster.
         """
+        waiting = deque(items)
+        window = 1 if self.kind == "here" else 2 * self.parallel
+        running: dict[Any, Any] = {}
+        while waiting or running:
+            while waiting and len(running) < window:
+                item = waiting.popleft()
+                name = key(item) if key is not None else None
+                running[self.submit(function, item, *extra, key=name)] = item
+            for future in self._finished(running):
+                yield running.pop(future), future
+            future = None  # the caller has stored the result: let it go
+
+    def _finished(self, running: dict[Any, Any]) -> list[Any]:
+        """At least one finished future of ``running`` (waiting for it), in submission order."""
         if self.kind == "here":
-            queue = deque(futures)
-            del futures
-            while queue:
-                yield queue.popleft()
-            return
+            return [next(iter(running))]
         if self.kind == "processes":
-            from concurrent.futures import as_completed
+            from concurrent.futures import FIRST_COMPLETED, wait
+
+            done = wait(list(running), return_when=FIRST_COMPLETED).done
         else:
-            from dask.distributed import as_completed
-        # Both as_completed forget a future once they have yielded it; no list here may
-        # keep it either, or every result would stay in memory to the end of the batch.
-        waiting = as_completed(list(futures))
-        del futures
-        yield from waiting
+            from dask.distributed import wait
+
+            done = wait(list(running), return_when="FIRST_COMPLETED").done
+        return [f for f in running if f in done]
 
     def close(self) -> None:
         """Stop the local processes (after their work) or leave the Dask cluster."""
