@@ -33,6 +33,8 @@ from .grid import DEFAULT_GRID, PLAY, Grid
 TRANSPOSE_CHOICES = ("none", "all12", "normalise")
 #: The channel means a model may name as its default (see ``ModelConfig.channel_mean``).
 CHANNEL_MEAN_DEFAULTS = ("query", "prior", "tonic")
+#: What the decoded bar's chroma must match in the harmony-swap loss.
+SWAP_TARGETS = ("chroma", "triad")
 #: The chroma given to the encoder sums to this (about the number of notes in a busy bar),
 #: so it weighs as much as the roll itself in the first layer.
 CHROMA_INPUT_SCALE = 12.0
@@ -84,6 +86,14 @@ class ModelConfig:
       semitones), and the decoder, given the moved copy's harmony part with the original's
       texture part, must reproduce the moved copy cell by cell. The texture part then cannot
       fix the pitches, and a foreign texture code (a chorale's) does not override the chord.
+    * ``swap_prior_texture``: in the harmony-swap loss, this share of the bars gets a texture
+      code drawn from the prior N(0, I) instead of another pop bar's. A query in a foreign
+      style (a quartet, Prokofiev) has texture codes no pop bar has; the decoder then still
+      has to play the harmony part's chord over them.
+    * ``swap_target``: what the decoded bar's chroma must match in the harmony-swap loss:
+      ``"chroma"`` (the bar's own pitch-class profile, passing notes included) or
+      ``"triad"`` (half that profile, half the bar's best major/minor triad, the chord
+      tones evenly), so the decoder plays the chord rather than every passing note.
     * ``channel_mean``: where the channel falls back to for what it does not send, when the
       caller does not say (see :class:`~qbdi_musicology.channel.ChannelOptions`): ``"query"``
       (the piece's average code) or ``"tonic"`` (the harmony part falls back to the code of
@@ -108,6 +118,8 @@ class ModelConfig:
     harmony_mix: bool = False
     decoder_chroma: bool = False
     transpose_swap_weight: float = 0.0
+    swap_prior_texture: float = 0.0
+    swap_target: str = "chroma"
     channel_mean: str = "query"
 
     def __post_init__(self) -> None:
@@ -129,6 +141,11 @@ class ModelConfig:
             raise ParameterError("beta, free_bits and harmony_weight must be >= 0")
         if self.decoder_chroma and self.harmony_dims == 0:
             raise ParameterError("decoder_chroma needs harmony_dims > 0")
+        if not (0.0 <= self.swap_prior_texture <= 1.0):
+            raise ParameterError(f"swap_prior_texture={self.swap_prior_texture} must be in [0, 1]")
+        if self.swap_target not in SWAP_TARGETS:
+            raise ParameterError(f"swap_target={self.swap_target!r}: choose one of "
+                                 f"{', '.join(SWAP_TARGETS)}")
         if self.channel_mean not in CHANNEL_MEAN_DEFAULTS:
             raise ParameterError(
                 f"channel_mean={self.channel_mean!r}: choose one of "
@@ -188,6 +205,20 @@ def bar_chroma_targets(x: torch.Tensor, grid: Grid) -> torch.Tensor:
     total = chroma.sum(dim=1, keepdim=True)
     uniform = torch.full_like(chroma, 1.0 / 12)
     return torch.where(total > 0, chroma / total.clamp_min(1e-9), uniform)
+
+
+def triad_sharpened(chroma: torch.Tensor) -> torch.Tensor:
+    """Half a chroma, half its best major/minor triad's three tones (rows sum to 1).
+
+    The triad is the one the evaluation names (cosine with the 24 triad templates of
+    :mod:`qbdi_musicology.analysis.chroma`). Example: a C major bar with a passing D,
+    chroma (C .4, D .1, E .25, G .25), becomes (C .37, D .05, E .29, G .29).
+    """
+    from .analysis.chroma import TRIAD_TEMPLATES
+
+    templates = torch.as_tensor(TRIAD_TEMPLATES, dtype=chroma.dtype)
+    best = (chroma @ templates.T).argmax(dim=1)
+    return 0.5 * chroma + 0.5 * templates[best] / 3.0
 
 
 def chroma_cross_entropy(logits: torch.Tensor, target: torch.Tensor, grid: Grid) -> torch.Tensor:
@@ -301,13 +332,21 @@ class BarVAE(nn.Module):
             k = self.config.harmony_dims
             perm = torch.randperm(x.shape[0], generator=generator)
             target = bar_chroma_targets(x, self.config.grid)
+            if self.config.swap_target == "triad":
+                target = triad_sharpened(target)
             z_h = z[:, :k]
             if self.config.harmony_mix:
                 other = torch.randperm(x.shape[0], generator=generator)
                 lam = torch.rand((x.shape[0], 1), generator=generator)
                 z_h = lam * z_h + (1 - lam) * z_h[other]
                 target = lam * target + (1 - lam) * target[other]
-            mixed = torch.cat([z_h, z[perm, k:]], dim=1)
+            texture = z[perm, k:]
+            if self.config.swap_prior_texture > 0:
+                drawn = torch.randn(texture.shape, generator=generator, dtype=texture.dtype)
+                use = torch.rand((x.shape[0], 1), generator=generator) < \
+                    self.config.swap_prior_texture
+                texture = torch.where(use, drawn, texture)
+            mixed = torch.cat([z_h, texture], dim=1)
             swap = chroma_cross_entropy(self.decode_logits(mixed), target, self.config.grid)
             total = total + self.config.harmony_swap_weight * swap
         if self.config.transpose_swap_weight > 0:
