@@ -314,6 +314,7 @@ def recipe_models(preset: str, seeds: Sequence[int], *, models_dir=None, threads
     from .checkpoint import MODELS_DIR, load_model, read_header
     from .corpus import resolve_cache_dir
     from .errors import ModelError
+    from .model import ModelConfig
     from .train import preset_fingerprint, train_preset, config_from_preset
 
     fingerprint = preset_fingerprint(preset)
@@ -326,8 +327,9 @@ def recipe_models(preset: str, seeds: Sequence[int], *, models_dir=None, threads
         if shipped.exists():
             header, _ = read_header(shipped)
             info = header.get("info", {})
+            # compared as configs: fields added since it was saved take their defaults
             if info.get("preset") == preset and info.get("seed") == seed and \
-                    header.get("config") == config.to_dict():
+                    ModelConfig.from_dict(header.get("config", {})) == config:
                 path = shipped
         if path is None:
             path = folder / f"{preset}-{fingerprint}-seed{seed}.qbdi"
