@@ -33,6 +33,10 @@ from .grid import DEFAULT_GRID, PLAY, Grid
 TRANSPOSE_CHOICES = ("none", "all12", "normalise")
 #: The channel means a model may name as its default (see ``ModelConfig.channel_mean``).
 CHANNEL_MEAN_DEFAULTS = ("query", "prior", "tonic")
+#: What the harmony part of the code is computed from (see ``ModelConfig.harmony_encoder``).
+HARMONY_ENCODERS = ("shared", "chroma")
+#: Hidden units of the chroma-only harmony encoder.
+HARMONY_HIDDEN = 64
 #: What the decoded bar's chroma must match in the harmony-swap loss.
 SWAP_TARGETS = ("chroma", "triad")
 #: The chroma given to the encoder sums to this (about the number of notes in a busy bar),
@@ -94,6 +98,13 @@ class ModelConfig:
       ``"chroma"`` (the bar's own pitch-class profile, passing notes included) or
       ``"triad"`` (half that profile, half the bar's best major/minor triad, the chord
       tones evenly), so the decoder plays the chord rather than every passing note.
+    * ``harmony_encoder``: what the harmony part of the code is computed from:
+      ``"shared"`` (the encoder's one hidden layer, which reads the whole roll) or
+      ``"chroma"`` (a small network of its own that reads only the bar's chroma). With
+      ``"chroma"`` two bars with the same pitch-class profile get the same harmony code,
+      however they are voiced: a chorale's four voices or a quartet's spacing cannot pull
+      the chord away from what the pop bars with that profile taught. The texture part
+      still comes from the whole roll; both parts pass the channel.
     * ``channel_mean``: where the channel falls back to for what it does not send, when the
       caller does not say (see :class:`~qbdi_musicology.channel.ChannelOptions`): ``"query"``
       (the piece's average code) or ``"tonic"`` (the harmony part falls back to the code of
@@ -120,6 +131,7 @@ class ModelConfig:
     transpose_swap_weight: float = 0.0
     swap_prior_texture: float = 0.0
     swap_target: str = "chroma"
+    harmony_encoder: str = "shared"
     channel_mean: str = "query"
 
     def __post_init__(self) -> None:
@@ -146,6 +158,11 @@ class ModelConfig:
         if self.swap_target not in SWAP_TARGETS:
             raise ParameterError(f"swap_target={self.swap_target!r}: choose one of "
                                  f"{', '.join(SWAP_TARGETS)}")
+        if self.harmony_encoder not in HARMONY_ENCODERS:
+            raise ParameterError(f"harmony_encoder={self.harmony_encoder!r}: choose one of "
+                                 f"{', '.join(HARMONY_ENCODERS)}")
+        if self.harmony_encoder == "chroma" and self.harmony_dims == 0:
+            raise ParameterError("harmony_encoder='chroma' needs harmony_dims > 0")
         if self.channel_mean not in CHANNEL_MEAN_DEFAULTS:
             raise ParameterError(
                 f"channel_mean={self.channel_mean!r}: choose one of "
@@ -248,8 +265,14 @@ class BarVAE(nn.Module):
         self.config = config
         n_in = config.input_size
         self.enc_hidden = nn.Linear(n_in + (12 if config.encoder_chroma else 0), config.hidden)
-        self.enc_mu = nn.Linear(config.hidden, config.latent)
-        self.enc_logvar = nn.Linear(config.hidden, config.latent)
+        # with a chroma-only harmony encoder the shared layer gives the texture part only
+        own = config.harmony_dims if config.harmony_encoder == "chroma" else 0
+        self.enc_mu = nn.Linear(config.hidden, config.latent - own)
+        self.enc_logvar = nn.Linear(config.hidden, config.latent - own)
+        if own:
+            self.harm_hidden = nn.Linear(12, HARMONY_HIDDEN)
+            self.harm_mu = nn.Linear(HARMONY_HIDDEN, own)
+            self.harm_logvar = nn.Linear(HARMONY_HIDDEN, own)
         self.dec_hidden = nn.Linear(config.latent + (12 if config.decoder_chroma else 0),
                                     config.hidden)
         self.dec_out = nn.Linear(config.hidden, n_in)
@@ -261,10 +284,18 @@ class BarVAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance of each bar's latent code."""
+        chroma = None
+        if self.config.encoder_chroma or self.config.harmony_encoder == "chroma":
+            chroma = CHROMA_INPUT_SCALE * bar_chroma_targets(x, self.config.grid)
         if self.config.encoder_chroma:
-            x = torch.cat([x, CHROMA_INPUT_SCALE * bar_chroma_targets(x, self.config.grid)], dim=1)
+            x = torch.cat([x, chroma], dim=1)
         h = F.relu(self.enc_hidden(x))
-        return self.enc_mu(h), self.enc_logvar(h).clamp(-12.0, 8.0)
+        mu, logvar = self.enc_mu(h), self.enc_logvar(h)
+        if self.config.harmony_encoder == "chroma":
+            hh = F.relu(self.harm_hidden(chroma))
+            mu = torch.cat([self.harm_mu(hh), mu], dim=1)
+            logvar = torch.cat([self.harm_logvar(hh), logvar], dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of every piano-roll cell for latent codes ``z``."""

@@ -501,6 +501,18 @@ PRESETS: dict[str, dict] = {
                        "over any texture code (half of the swapped textures drawn from the "
                        "prior; the swap target sharpened toward the bar's triad)",
     },
+    "pop-harmony-chroma": {
+        "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
+                   "transpose": "all12", "encoder_chroma": True,
+                   "harmony_swap_weight": 20.0, "channel_mean": "tonic",
+                   "harmony_encoder": "chroma"},
+        "steps": 8000, "average_last": 5000, "seed": 1, "corpus": "pop-music-midi",
+        "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
+                     "Someone Like You"),
+        "description": "as pop-harmony, with the harmony part computed from the bar's "
+                       "chroma alone (same pitch-class profile, same harmony code, however "
+                       "voiced)",
+    },
     "pop-harmony-mix": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
                    "transpose": "all12", "encoder_chroma": True,

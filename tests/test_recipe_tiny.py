@@ -2,8 +2,9 @@
 plays the tonic whatever the query's bars were, full rate keeps the chords.
 
 A tiny block-chord model (tests/tiny_models.py) is trained with the options of the
-``pop-harmony`` and ``pop-harmony-robust`` recipes (harmony-swap loss, texture codes drawn
-from the prior, triad-sharpened swap target, tonic fallback).
+``pop-harmony``, ``pop-harmony-robust`` and ``pop-harmony-chroma`` recipes (harmony-swap
+loss, texture codes drawn from the prior, triad-sharpened swap target, a harmony part read
+from the chroma alone, tonic fallback).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ RECIPES = {
     "pop-harmony": {"harmony_swap_weight": 5.0, "channel_mean": "tonic"},
     "pop-harmony-robust": {"harmony_swap_weight": 5.0, "channel_mean": "tonic",
                            "swap_prior_texture": 0.5, "swap_target": "triad"},
+    "pop-harmony-chroma": {"harmony_swap_weight": 5.0, "channel_mean": "tonic",
+                           "harmony_encoder": "chroma"},
 }
 
 
