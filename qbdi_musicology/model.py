@@ -105,6 +105,11 @@ class ModelConfig:
       however they are voiced: a chorale's four voices or a quartet's spacing cannot pull
       the chord away from what the pop bars with that profile taught. The texture part
       still comes from the whole roll; both parts pass the channel.
+    * ``harmony_beta``: the KL weight of the harmony part, as a multiple of ``beta``. The
+      KL term is the price of information in a dimension: a higher price makes the
+      harmony codes of different chords lie closer together, so the channel, which spends
+      its bits on the dimensions that vary most across the query's bars, sends the texture
+      first and lets the harmony fall back to the tonic at low rates.
     * ``channel_mean``: where the channel falls back to for what it does not send, when the
       caller does not say (see :class:`~qbdi_musicology.channel.ChannelOptions`): ``"query"``
       (the piece's average code) or ``"tonic"`` (the harmony part falls back to the code of
@@ -132,6 +137,7 @@ class ModelConfig:
     swap_prior_texture: float = 0.0
     swap_target: str = "chroma"
     harmony_encoder: str = "shared"
+    harmony_beta: float = 1.0
     channel_mean: str = "query"
 
     def __post_init__(self) -> None:
@@ -158,6 +164,8 @@ class ModelConfig:
         if self.swap_target not in SWAP_TARGETS:
             raise ParameterError(f"swap_target={self.swap_target!r}: choose one of "
                                  f"{', '.join(SWAP_TARGETS)}")
+        if self.harmony_beta < 0:
+            raise ParameterError(f"harmony_beta={self.harmony_beta} must be >= 0")
         if self.harmony_encoder not in HARMONY_ENCODERS:
             raise ParameterError(f"harmony_encoder={self.harmony_encoder!r}: choose one of "
                                  f"{', '.join(HARMONY_ENCODERS)}")
@@ -349,9 +357,15 @@ class BarVAE(nn.Module):
         kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)  # per dim
         kl = kl_dims.sum()
         if self.config.free_bits > 0:
-            kl_penalised = torch.clamp(kl_dims, min=self.config.free_bits).sum()
+            penalised_dims = torch.clamp(kl_dims, min=self.config.free_bits)
         else:
-            kl_penalised = kl
+            penalised_dims = kl_dims
+        if self.config.harmony_beta != 1.0 and self.config.harmony_dims > 0:
+            k = self.config.harmony_dims
+            kl_penalised = self.config.harmony_beta * penalised_dims[:k].sum() + \
+                penalised_dims[k:].sum()
+        else:
+            kl_penalised = penalised_dims.sum()
         harmony = torch.zeros((), dtype=x.dtype)
         if self.harmony_head is not None and self.config.harmony_weight > 0:
             target = bar_chroma_targets(x, self.config.grid)
