@@ -4,7 +4,7 @@ plays the tonic whatever the query's bars were, full rate keeps the chords.
 A tiny block-chord model (tests/tiny_models.py) is trained with the options of the
 ``pop-harmony``, ``pop-harmony-robust`` and ``pop-harmony-chroma`` recipes (harmony-swap
 loss, texture codes drawn from the prior, triad-sharpened swap target, a harmony part read
-from the chroma alone, tonic fallback).
+from the chroma alone, its KL weighted twice, tonic fallback).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ RECIPES = {
                            "swap_prior_texture": 0.5, "swap_target": "triad"},
     "pop-harmony-chroma": {"harmony_swap_weight": 5.0, "channel_mean": "tonic",
                            "harmony_encoder": "chroma"},
+    "pop-harmony-chroma-kl2": {"harmony_swap_weight": 5.0, "channel_mean": "tonic",
+                               "harmony_encoder": "chroma", "harmony_beta": 2.0},
 }
 
 
