@@ -337,7 +337,8 @@ def load_evaluation_set(name: str = DEFAULT_SET, *, grid: Grid = DEFAULT_GRID, d
     """The queries of a named set, and the pieces skipped with the reason.
 
     A piece whose file cannot be found (the shared data folder absent) or read is skipped
-    with a warning and listed in the second return value; the rest is evaluated.
+    and listed with the reason in the second return value (:func:`skipped_summary` words
+    it for people); the rest is evaluated.
     Example: ``queries, skipped = load_evaluation_set("broad")``.
     """
     pieces = set_pieces(name)
@@ -351,6 +352,21 @@ def load_evaluation_set(name: str = DEFAULT_SET, *, grid: Grid = DEFAULT_GRID, d
             queries.append(read_piece(piece, grid=grid, data_dir=data_dir,
                                       meter_map=meter_map, cache_dir=cache_dir))
         except InputError as exc:
-            log.warning("%s skipped: %s", piece.spec, exc)
+            log.info("%s skipped: %s", piece.spec, exc)
             skipped.append((piece.spec, str(exc)))
     return queries, skipped
+
+
+def skipped_summary(skipped: list[tuple[str, str]]) -> list[str]:
+    """One line per reason for the skipped pieces of a set, e.g. ``"skipped 8 pieces
+    (corpus:visions-fugitives/vf_no1, ...): corpus 'visions-fugitives': folder ... not
+    found; set --data-dir ..."``."""
+    by_reason: dict[str, list[str]] = {}
+    for spec, reason in skipped:
+        by_reason.setdefault(reason, []).append(spec)
+    lines = []
+    for reason, specs in by_reason.items():
+        shown = ", ".join(specs[:2]) + (", ..." if len(specs) > 2 else "")
+        lines.append(f"skipped {len(specs)} piece{'s' if len(specs) > 1 else ''} ({shown}): "
+                     f"{reason}")
+    return lines

@@ -151,7 +151,7 @@ def load_query_set(names: Sequence[str] | None = None, *, grid: Grid = DEFAULT_G
     (an unreadable one is an error). Every query is read on its metric bars
     (:mod:`qbdi_musicology.bars`), one model bar per bar in any meter (Visions fugitives
     no. 5 in its own 2/4). Pieces of the default set whose data folder is absent are
-    skipped with a warning.
+    skipped (see :func:`qbdi_musicology.evalsets.load_evaluation_set`).
     """
     from .evalsets import SetPiece, load_evaluation_set, read_piece
 

@@ -75,6 +75,8 @@ def test_pieces_of_an_absent_data_folder_are_skipped_with_a_message(tmp_path, mo
                                            cache_dir=tmp_path / "cache")
     assert [q.name for q in queries] == ["bwv66.6"]
     assert skipped[0][0] == "corpus:visions-fugitives/vf_no1" and "not found" in skipped[0][1]
+    (line,) = evalsets.skipped_summary(skipped * 3)
+    assert line.startswith("skipped 3 pieces (corpus:visions-fugitives/vf_no1, ")
 
 
 def test_cached_query_measures_as_the_score_does(chord_model, tmp_path):

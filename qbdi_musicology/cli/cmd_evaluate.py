@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import evaluate
     from ..checkpoint import DEFAULT_MODEL_NAME, load_model
     from ..errors import ParameterError
-    from ..evalsets import DEFAULT_SET, load_evaluation_set
+    from ..evalsets import DEFAULT_SET, load_evaluation_set, skipped_summary
     from ..fileio import write_text_atomic
     from ..generate import default_channel
 
@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         name = args.set_name or DEFAULT_SET
         queries, skipped = load_evaluation_set(name, grid=grid, data_dir=args.data_dir)
         set_label = f"set '{name}'"
-    for spec, reason in skipped:
-        print(f"skipped {spec}: {reason}")
+    for line in skipped_summary(skipped):
+        print(line)
     if not queries:
         raise ParameterError("no query could be read; see the messages above")
     rows = []
