@@ -525,6 +525,17 @@ PRESETS: dict[str, dict] = {
                        "at low rates the channel sends the texture first and the harmony "
                        "falls back to the tonic",
     },
+    "pop-harmony-chroma-kl4": {
+        "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
+                   "transpose": "all12", "encoder_chroma": True,
+                   "harmony_swap_weight": 20.0, "channel_mean": "tonic",
+                   "harmony_encoder": "chroma", "harmony_beta": 4.0},
+        "steps": 8000, "average_last": 5000, "seed": 1, "corpus": "pop-music-midi",
+        "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
+                     "Someone Like You"),
+        "description": "as pop-harmony-chroma-kl2, with the harmony part's KL weighted "
+                       "four times",
+    },
     "pop-harmony-mix": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
                    "transpose": "all12", "encoder_chroma": True,
