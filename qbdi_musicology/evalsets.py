@@ -6,7 +6,7 @@ This module is the one place where evaluation queries are named. A set is a tupl
 
 * ``standard``: the 23 queries the shipped model was first measured on (*Visions
   fugitives* 1-8, ten 4/4 chorales, five held-out pop clips).
-* ``broad``: 56 pieces in 7 styles that no shipped model trained on: classical string
+* ``broad``: 55 pieces in 7 styles that no shipped model trained on: classical string
   quartets and a sonata (Haydn, Mozart, Beethoven, whole movements as they are, in 4/4,
   3/4, 6/8, 3/8, 2/4, 9/8), romantic piano and song (Clara and Robert Schumann, Schubert,
   Chopin, Beach), baroque (Corelli, Handel, C. P. E. and J. S. Bach, Monteverdi's fifth
