@@ -33,6 +33,12 @@ from .grid import DEFAULT_GRID, PLAY, Grid
 TRANSPOSE_CHOICES = ("none", "all12", "normalise")
 #: The channel means a model may name as its default (see ``ModelConfig.channel_mean``).
 CHANNEL_MEAN_DEFAULTS = ("query", "prior", "tonic")
+#: What the harmony part of the code is computed from (see ``ModelConfig.harmony_encoder``).
+HARMONY_ENCODERS = ("shared", "chroma")
+#: Hidden units of the chroma-only harmony encoder.
+HARMONY_HIDDEN = 64
+#: What the decoded bar's chroma must match in the harmony-swap loss.
+SWAP_TARGETS = ("chroma", "triad")
 #: The chroma given to the encoder sums to this (about the number of notes in a busy bar),
 #: so it weighs as much as the roll itself in the first layer.
 CHROMA_INPUT_SCALE = 12.0
@@ -84,6 +90,26 @@ class ModelConfig:
       semitones), and the decoder, given the moved copy's harmony part with the original's
       texture part, must reproduce the moved copy cell by cell. The texture part then cannot
       fix the pitches, and a foreign texture code (a chorale's) does not override the chord.
+    * ``swap_prior_texture``: in the harmony-swap loss, this share of the bars gets a texture
+      code drawn from the prior N(0, I) instead of another pop bar's. A query in a foreign
+      style (a quartet, Prokofiev) has texture codes no pop bar has; the decoder then still
+      has to play the harmony part's chord over them.
+    * ``swap_target``: what the decoded bar's chroma must match in the harmony-swap loss:
+      ``"chroma"`` (the bar's own pitch-class profile, passing notes included) or
+      ``"triad"`` (half that profile, half the bar's best major/minor triad, the chord
+      tones evenly), so the decoder plays the chord rather than every passing note.
+    * ``harmony_encoder``: what the harmony part of the code is computed from:
+      ``"shared"`` (the encoder's one hidden layer, which reads the whole roll) or
+      ``"chroma"`` (a small network of its own that reads only the bar's chroma). With
+      ``"chroma"`` two bars with the same pitch-class profile get the same harmony code,
+      however they are voiced: a chorale's four voices or a quartet's spacing cannot pull
+      the chord away from what the pop bars with that profile taught. The texture part
+      still comes from the whole roll; both parts pass the channel.
+    * ``harmony_beta``: the KL weight of the harmony part, as a multiple of ``beta``. The
+      KL term is the price of information in a dimension: a higher price makes the
+      harmony codes of different chords lie closer together, so the channel, which spends
+      its bits on the dimensions that vary most across the query's bars, sends the texture
+      first and lets the harmony fall back to the tonic at low rates.
     * ``channel_mean``: where the channel falls back to for what it does not send, when the
       caller does not say (see :class:`~qbdi_musicology.channel.ChannelOptions`): ``"query"``
       (the piece's average code) or ``"tonic"`` (the harmony part falls back to the code of
@@ -108,6 +134,10 @@ class ModelConfig:
     harmony_mix: bool = False
     decoder_chroma: bool = False
     transpose_swap_weight: float = 0.0
+    swap_prior_texture: float = 0.0
+    swap_target: str = "chroma"
+    harmony_encoder: str = "shared"
+    harmony_beta: float = 1.0
     channel_mean: str = "query"
 
     def __post_init__(self) -> None:
@@ -129,6 +159,18 @@ class ModelConfig:
             raise ParameterError("beta, free_bits and harmony_weight must be >= 0")
         if self.decoder_chroma and self.harmony_dims == 0:
             raise ParameterError("decoder_chroma needs harmony_dims > 0")
+        if not (0.0 <= self.swap_prior_texture <= 1.0):
+            raise ParameterError(f"swap_prior_texture={self.swap_prior_texture} must be in [0, 1]")
+        if self.swap_target not in SWAP_TARGETS:
+            raise ParameterError(f"swap_target={self.swap_target!r}: choose one of "
+                                 f"{', '.join(SWAP_TARGETS)}")
+        if self.harmony_beta < 0:
+            raise ParameterError(f"harmony_beta={self.harmony_beta} must be >= 0")
+        if self.harmony_encoder not in HARMONY_ENCODERS:
+            raise ParameterError(f"harmony_encoder={self.harmony_encoder!r}: choose one of "
+                                 f"{', '.join(HARMONY_ENCODERS)}")
+        if self.harmony_encoder == "chroma" and self.harmony_dims == 0:
+            raise ParameterError("harmony_encoder='chroma' needs harmony_dims > 0")
         if self.channel_mean not in CHANNEL_MEAN_DEFAULTS:
             raise ParameterError(
                 f"channel_mean={self.channel_mean!r}: choose one of "
@@ -190,6 +232,20 @@ def bar_chroma_targets(x: torch.Tensor, grid: Grid) -> torch.Tensor:
     return torch.where(total > 0, chroma / total.clamp_min(1e-9), uniform)
 
 
+def triad_sharpened(chroma: torch.Tensor) -> torch.Tensor:
+    """Half a chroma, half its best major/minor triad's three tones (rows sum to 1).
+
+    The triad is the one the evaluation names (cosine with the 24 triad templates of
+    :mod:`qbdi_musicology.analysis.chroma`). Example: a C major bar with a passing D,
+    chroma (C .4, D .1, E .25, G .25), becomes (C .37, D .05, E .29, G .29).
+    """
+    from .analysis.chroma import TRIAD_TEMPLATES
+
+    templates = torch.as_tensor(TRIAD_TEMPLATES, dtype=chroma.dtype)
+    best = (chroma @ templates.T).argmax(dim=1)
+    return 0.5 * chroma + 0.5 * templates[best] / 3.0
+
+
 def chroma_cross_entropy(logits: torch.Tensor, target: torch.Tensor, grid: Grid) -> torch.Tensor:
     """Cross-entropy between a target chroma and the expected chroma of decoded bars.
 
@@ -217,8 +273,14 @@ class BarVAE(nn.Module):
         self.config = config
         n_in = config.input_size
         self.enc_hidden = nn.Linear(n_in + (12 if config.encoder_chroma else 0), config.hidden)
-        self.enc_mu = nn.Linear(config.hidden, config.latent)
-        self.enc_logvar = nn.Linear(config.hidden, config.latent)
+        # with a chroma-only harmony encoder the shared layer gives the texture part only
+        own = config.harmony_dims if config.harmony_encoder == "chroma" else 0
+        self.enc_mu = nn.Linear(config.hidden, config.latent - own)
+        self.enc_logvar = nn.Linear(config.hidden, config.latent - own)
+        if own:
+            self.harm_hidden = nn.Linear(12, HARMONY_HIDDEN)
+            self.harm_mu = nn.Linear(HARMONY_HIDDEN, own)
+            self.harm_logvar = nn.Linear(HARMONY_HIDDEN, own)
         self.dec_hidden = nn.Linear(config.latent + (12 if config.decoder_chroma else 0),
                                     config.hidden)
         self.dec_out = nn.Linear(config.hidden, n_in)
@@ -230,10 +292,18 @@ class BarVAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance of each bar's latent code."""
+        chroma = None
+        if self.config.encoder_chroma or self.config.harmony_encoder == "chroma":
+            chroma = CHROMA_INPUT_SCALE * bar_chroma_targets(x, self.config.grid)
         if self.config.encoder_chroma:
-            x = torch.cat([x, CHROMA_INPUT_SCALE * bar_chroma_targets(x, self.config.grid)], dim=1)
+            x = torch.cat([x, chroma], dim=1)
         h = F.relu(self.enc_hidden(x))
-        return self.enc_mu(h), self.enc_logvar(h).clamp(-12.0, 8.0)
+        mu, logvar = self.enc_mu(h), self.enc_logvar(h)
+        if self.config.harmony_encoder == "chroma":
+            hh = F.relu(self.harm_hidden(chroma))
+            mu = torch.cat([self.harm_mu(hh), mu], dim=1)
+            logvar = torch.cat([self.harm_logvar(hh), logvar], dim=1)
+        return mu, logvar.clamp(-12.0, 8.0)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Logits of every piano-roll cell for latent codes ``z``."""
@@ -287,9 +357,15 @@ class BarVAE(nn.Module):
         kl_dims = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)  # per dim
         kl = kl_dims.sum()
         if self.config.free_bits > 0:
-            kl_penalised = torch.clamp(kl_dims, min=self.config.free_bits).sum()
+            penalised_dims = torch.clamp(kl_dims, min=self.config.free_bits)
         else:
-            kl_penalised = kl
+            penalised_dims = kl_dims
+        if self.config.harmony_beta != 1.0 and self.config.harmony_dims > 0:
+            k = self.config.harmony_dims
+            kl_penalised = self.config.harmony_beta * penalised_dims[:k].sum() + \
+                penalised_dims[k:].sum()
+        else:
+            kl_penalised = penalised_dims.sum()
         harmony = torch.zeros((), dtype=x.dtype)
         if self.harmony_head is not None and self.config.harmony_weight > 0:
             target = bar_chroma_targets(x, self.config.grid)
@@ -301,13 +377,21 @@ class BarVAE(nn.Module):
             k = self.config.harmony_dims
             perm = torch.randperm(x.shape[0], generator=generator)
             target = bar_chroma_targets(x, self.config.grid)
+            if self.config.swap_target == "triad":
+                target = triad_sharpened(target)
             z_h = z[:, :k]
             if self.config.harmony_mix:
                 other = torch.randperm(x.shape[0], generator=generator)
                 lam = torch.rand((x.shape[0], 1), generator=generator)
                 z_h = lam * z_h + (1 - lam) * z_h[other]
                 target = lam * target + (1 - lam) * target[other]
-            mixed = torch.cat([z_h, z[perm, k:]], dim=1)
+            texture = z[perm, k:]
+            if self.config.swap_prior_texture > 0:
+                drawn = torch.randn(texture.shape, generator=generator, dtype=texture.dtype)
+                use = torch.rand((x.shape[0], 1), generator=generator) < \
+                    self.config.swap_prior_texture
+                texture = torch.where(use, drawn, texture)
+            mixed = torch.cat([z_h, texture], dim=1)
             swap = chroma_cross_entropy(self.decode_logits(mixed), target, self.config.grid)
             total = total + self.config.harmony_swap_weight * swap
         if self.config.transpose_swap_weight > 0:

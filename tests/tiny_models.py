@@ -46,8 +46,11 @@ def block(pitches, pulses=True):
     return bar
 
 
-def tiny_chord_model(folder: Path):
-    """Train the block-chord model (seed 2, 600 steps), save it in ``folder``, load it back."""
+def tiny_chord_model(folder: Path, **recipe):
+    """Train the block-chord model (seed 2, 600 steps), save it in ``folder``, load it back.
+
+    ``recipe``: more ``ModelConfig`` fields (e.g. the shipped recipe's harmony-swap loss).
+    """
     bars, pieces, names = [], [], []
     for s, order in enumerate((["C", "Am", "F", "G"], ["C", "F", "G", "C"], ["Am", "F", "C", "G"])):
         for part in ("Verse", "Chorus"):
@@ -56,7 +59,7 @@ def tiny_chord_model(folder: Path):
             names.append(f"Song {s} - {part}")
             bars.extend(piece)
     data = TrainingData(np.stack(bars), np.concatenate(pieces), names, "synthetic")
-    config = ModelConfig(hidden=48, latent=6, harmony_dims=3, harmony_weight=5.0)
+    config = ModelConfig(hidden=48, latent=6, harmony_dims=3, harmony_weight=5.0, **recipe)
     result = fit(data, config, seed=2, steps=600, batch=24, eval_every=200, progress=False)
     path = save_model(Path(folder) / "tiny.qbdi", result.model, info=result.info)
     return load_model(path)

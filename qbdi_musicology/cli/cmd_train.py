@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import ParameterError
 from .common import add_command
 
 
@@ -47,47 +46,18 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from ..train import train_preset
 
-    from ..checkpoint import save_model
-    from ..corpus import load_corpus
-    from ..train import PRESETS, config_from_preset, fit, training_data_for
-
-    out = Path(args.out)
-    if out.suffix != ".qbdi":
-        raise ParameterError(f"--out {out}: model files end in .qbdi")
-    if args.threads < 1:
-        raise ParameterError(f"--threads {args.threads} must be >= 1")
-    preset = PRESETS[args.preset]
     overrides = {k: v for k, v in {"latent": args.latent, "harmony_dims": args.harmony_dims,
                                    "beta": args.beta}.items() if v is not None}
-    config = config_from_preset(args.preset, **overrides)
-    steps = args.steps or preset["steps"]
-    seed = preset["seed"] if args.seed is None else args.seed
-    hold_out = preset.get("hold_out", ()) if args.hold_out is None else [
+    hold_out = None if args.hold_out is None else [
         s for s in args.hold_out.split(",") if s.strip()]
-    torch.set_num_threads(args.threads)
-    corpus = load_corpus(args.corpus, config.grid)
-    data = training_data_for(corpus, hold_out)
-    state = out.with_name(out.name + ".training")
-    average_from = args.average_from
-    if average_from is None and preset.get("average_last"):
-        average_from = max(0, steps - preset["average_last"])
-    if args.keep_best:
-        average_from = None
-    if average_from is not None and not (0 <= average_from <= steps):
-        raise ParameterError(f"--average-from {average_from} must lie between 0 and the "
-                             f"{steps} training steps")
-    result = fit(data, config, seed=seed, steps=steps, batch=args.batch, lr=args.lr,
-                 checkpoint=state, checkpoint_every=args.checkpoint_every, resume=args.resume,
-                 average_from=average_from)
-    info = dict(result.info)
-    info["preset"] = args.preset
-    info["hold_out"] = list(hold_out)
-    info["description"] = preset.get("description", "")
-    save_model(out, result.model, info=info)
-    if state.exists():
-        state.unlink()
+    out = Path(args.out)
+    info = train_preset(args.preset, out, seed=args.seed, corpus=args.corpus,
+                        steps=args.steps, threads=args.threads, overrides=overrides,
+                        hold_out=hold_out, average_from=args.average_from,
+                        keep_best=args.keep_best, batch=args.batch, lr=args.lr,
+                        resume=args.resume, checkpoint_every=args.checkpoint_every)
     losses = info["final_losses"]
     print(f"wrote {out}: {info['steps']} steps in {info['train_seconds']} s "
           f"({info['steps_per_second']} steps/s), validation note F1 "
