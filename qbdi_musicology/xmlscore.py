@@ -698,10 +698,16 @@ class _Builder:
             metro = _sub(dtype, "metronome", parentheses="yes" if getattr(
                 mark, "parentheses", False) else "no")
             ref = mark.referent
-            _sub(metro, "beat-unit", ref.type)
-            for _ in range(ref.dots):
-                _sub(metro, "beat-unit-dot")
-            _sub(metro, "per-minute", _num(mark.number))
+            if ref.type in ("complex", "inexpressible", "zero") or ref.tuplets:
+                # a beat no single note value shows (an ABC "Q:5/4=50"): the same speed
+                # in quarter notes
+                _sub(metro, "beat-unit", "quarter")
+                _sub(metro, "per-minute", _num(round(mark.getQuarterBPM(), 2)))
+            else:
+                _sub(metro, "beat-unit", ref.type)
+                for _ in range(ref.dots):
+                    _sub(metro, "beat-unit-dot")
+                _sub(metro, "per-minute", _num(mark.number))
         if abs(offset) > _EPS:
             _sub(direction, "offset", _divisions(offset), sound="yes")
         if staff is not None:

@@ -214,3 +214,18 @@ def test_bold_text_is_written_as_a_weight(tmp_path, assert_valid_musicxml):
     assert_valid_musicxml(path)
     data = path.read_text()
     assert 'font-weight="bold"' in data and 'font-style="italic"' in data
+
+
+def test_tempo_in_a_beat_no_note_value_shows(tmp_path, assert_valid_musicxml):
+    """An ABC tempo 'Q:5/4=50' (a whole tied to a quarter) is written as quarter = 250."""
+    from music21 import duration, note, stream, tempo
+    mark = tempo.MetronomeMark(number=50, referent=duration.Duration(5.0))
+    m = stream.Measure(number=1)
+    m.insert(0, mark)
+    m.append(note.Note("C4", quarterLength=4.0))
+    part = stream.Part()
+    part.append(m)
+    path = write_musicxml(stream.Score([part]), tmp_path / "tempo.musicxml", writer="direct")
+    assert_valid_musicxml(path)
+    back = _parsed(path.read_bytes()).recurse().getElementsByClass("MetronomeMark").first()
+    assert back.getQuarterBPM() == pytest.approx(250)
