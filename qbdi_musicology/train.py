@@ -18,6 +18,7 @@ Example (the shipped default, about 10 minutes on 2 CPU cores)::
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -501,41 +502,6 @@ PRESETS: dict[str, dict] = {
                        "over any texture code (half of the swapped textures drawn from the "
                        "prior; the swap target sharpened toward the bar's triad)",
     },
-    "pop-harmony-chroma": {
-        "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
-                   "transpose": "all12", "encoder_chroma": True,
-                   "harmony_swap_weight": 20.0, "channel_mean": "tonic",
-                   "harmony_encoder": "chroma"},
-        "steps": 8000, "average_last": 5000, "seed": 1, "corpus": "pop-music-midi",
-        "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
-                     "Someone Like You"),
-        "description": "as pop-harmony, with the harmony part computed from the bar's "
-                       "chroma alone (same pitch-class profile, same harmony code, however "
-                       "voiced)",
-    },
-    "pop-harmony-chroma-kl2": {
-        "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
-                   "transpose": "all12", "encoder_chroma": True,
-                   "harmony_swap_weight": 20.0, "channel_mean": "tonic",
-                   "harmony_encoder": "chroma", "harmony_beta": 2.0},
-        "steps": 8000, "average_last": 5000, "seed": 1, "corpus": "pop-music-midi",
-        "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
-                     "Someone Like You"),
-        "description": "as pop-harmony-chroma, with the harmony part's KL weighted twice: "
-                       "at low rates the channel sends the texture first and the harmony "
-                       "falls back to the tonic",
-    },
-    "pop-harmony-chroma-kl4": {
-        "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
-                   "transpose": "all12", "encoder_chroma": True,
-                   "harmony_swap_weight": 20.0, "channel_mean": "tonic",
-                   "harmony_encoder": "chroma", "harmony_beta": 4.0},
-        "steps": 8000, "average_last": 5000, "seed": 1, "corpus": "pop-music-midi",
-        "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
-                     "Someone Like You"),
-        "description": "as pop-harmony-chroma-kl2, with the harmony part's KL weighted "
-                       "four times",
-    },
     "pop-harmony-mix": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
                    "transpose": "all12", "encoder_chroma": True,
@@ -551,6 +517,30 @@ PRESETS: dict[str, dict] = {
         "description": "Dubnov 2019: 2496-500-500 VAE, BCE + KL, no transposition",
     },
 }
+
+
+def _variant(base: str, description: str, **config) -> dict:
+    """A recipe that changes only some of another's model options."""
+    recipe = copy.deepcopy(PRESETS[base])
+    recipe["config"].update(config)
+    recipe["description"] = description
+    return recipe
+
+
+PRESETS["pop-harmony-chroma"] = _variant(
+    "pop-harmony",
+    "as pop-harmony, with the harmony part computed from the bar's chroma alone (same "
+    "pitch-class profile, same harmony code, however voiced)",
+    harmony_encoder="chroma")
+PRESETS["pop-harmony-chroma-kl2"] = _variant(
+    "pop-harmony-chroma",
+    "as pop-harmony-chroma, with the harmony part's KL weighted twice: at low rates the "
+    "channel sends the texture first and the harmony falls back to the tonic",
+    harmony_beta=2.0)
+PRESETS["pop-harmony-chroma-kl4"] = _variant(
+    "pop-harmony-chroma",
+    "as pop-harmony-chroma-kl2, with the harmony part's KL weighted four times",
+    harmony_beta=4.0)
 
 
 def config_from_preset(name: str, **overrides):
