@@ -14,8 +14,11 @@ from typing import Any
 import pandas as pd
 
 from .batch import QueryOutput, QueryTask, StageClock
+from .gcpause import without_gc_pauses
 from .rates import OVERVIEW_FILE, rate_file_name
 
+
+@without_gc_pauses
 def drift_task(task: QueryTask, clock: StageClock) -> QueryOutput:
     """Sweep one query through the model at every rate and analyse the harmonic drift.
 
