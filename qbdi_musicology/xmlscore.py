@@ -37,9 +37,6 @@ DIVISIONS = 10080
 _ACCIDENTALS = {0: "natural", 1: "sharp", -1: "flat", 2: "double-sharp", -2: "flat-flat"}
 #: Note types that take beams, with their number of beams.
 _BEAMS = {"eighth": 1, "16th": 2, "32nd": 3, "64th": 4, "128th": 5}
-#: music21 chord kinds named differently in MusicXML.
-_KIND_ALIASES = {"dominant-seventh": "dominant", "half-diminished-seventh": "half-diminished",
-                 "minor-major-seventh": "major-minor"}
 _SYLLABIC = frozenset(("single", "begin", "end", "middle"))
 _XML_SPACE = "{http://www.w3.org/XML/1998/namespace}space"
 _EPS = 1e-9
@@ -265,7 +262,7 @@ def _header(root, score, units, groups, boxes, scaling) -> None:
 
 
 class _Staff:
-    """What one staff carries from bar to bar: key, meter, Roman-numeral lyrics."""
+    """One staff's bars and what it carries from bar to bar: the key and the meter."""
 
     def __init__(self, part) -> None:
         self.part = part
@@ -362,6 +359,14 @@ def _tie_types(tie, k: int, count: int) -> list[str]:
     return types
 
 
+def _place(element, offset: float, staff) -> None:
+    """A direction's or chord symbol's distance from the voice's position, and its staff."""
+    if abs(offset) > _EPS:
+        _sub(element, "offset", _divisions(offset), sound="yes")
+    if staff is not None:
+        _sub(element, "staff", staff)
+
+
 class _Event:
     """One written note, chord or rest of a voice."""
 
@@ -430,20 +435,24 @@ class _Builder:
 
     def __init__(self, root) -> None:
         self.root = root
-        self.shown: dict[int, str] = {}
+        self.shown: dict[tuple[int, int], str] = {}
         self.numerals: dict[int, list[str]] = {}
 
     # -- a unit (one <part>) ---------------------------------------------------------
 
     def part(self, unit, number: int) -> None:
+        from music21 import stream
         staves = [_Staff(p) for p in unit]
         count = len(staves[0].measures)
         if any(len(s.measures) != count for s in staves):
             raise Unsupported("staves of one part with different numbers of bars")
+        self.shown = {}
+        self.numerals = {}
         for s in staves:
             for el in s.part.elements:
-                if not isinstance(el, _measure_class()) and not _ignorable(el):
+                if not isinstance(el, stream.Measure) and not _ignorable(el):
                     raise Unsupported(f"a {type(el).__name__} outside the bars of a part")
+            self.numerals.update(_numeral_lyrics(s.part, s.measures))
         xml_part = _sub(self.root, "part", id=f"P{number}")
         for i in range(count):
             self.measure(xml_part, staves, i)
@@ -566,7 +575,6 @@ class _Builder:
         shift = float(measure.paddingLeft or 0.0)
         group = _beam_groups(staff.meter)
         sources = voices if voices else [measure]
-        memory: dict[tuple[str, int], int] = {}
         all_events = []
         for v_index, source in enumerate(sources):
             base = 0.0 if source is measure else float(measure.elementOffset(source))
@@ -597,12 +605,13 @@ class _Builder:
             _set_beams(events, group, shift)
             all_events.extend(events)
             plan["voices"].append((events, items if v_index == 0 else []))
-        self.decide_accidentals(staff, all_events, memory)
+        self.decide_accidentals(staff, all_events)
         return plan
 
-    def decide_accidentals(self, staff: _Staff, events: list[_Event], memory: dict) -> None:
+    def decide_accidentals(self, staff: _Staff, events: list[_Event]) -> None:
         """Which notes show an accidental, from the key and the notes before in the bar."""
         from music21 import note
+        memory: dict[tuple[str, int], int] = {}  # (step, octave) -> alteration in force
         for e in sorted(events, key=lambda e: e.offset):
             if isinstance(e.el, note.Rest):
                 continue
@@ -619,7 +628,7 @@ class _Builder:
                 continued = e.k > 0 or (tie is not None and tie.type in ("stop", "continue"))
                 before = memory.get(slot, staff.key_alters.get(p.step, 0))
                 if not continued and alter != before:
-                    self.shown[id(member) * 8 + e.k] = _ACCIDENTALS[alter]
+                    self.shown[(id(member), e.k)] = _ACCIDENTALS[alter]
                 memory[slot] = alter
 
     # -- a voice -----------------------------------------------------------------------
@@ -664,7 +673,7 @@ class _Builder:
         elif isinstance(el, harmony.Harmony):
             raise Unsupported(f"a {type(el).__name__}")
         elif isinstance(el, tempo.MetronomeMark):
-            direction = self.tempo(xm, el, offset, staff)
+            self.tempo(xm, el, offset, staff)
             return
         else:
             from music21 import expressions
@@ -681,12 +690,9 @@ class _Builder:
                 if "\n" in el.content:
                     words.set(_XML_SPACE, "preserve")
                 _text_style(words, el)
-        if abs(offset) > _EPS:
-            _sub(direction, "offset", _divisions(offset), sound="yes")
-        if staff is not None:
-            _sub(direction, "staff", staff)
+        _place(direction, offset, staff)
 
-    def tempo(self, xm, mark, offset: float, staff):
+    def tempo(self, xm, mark, offset: float, staff) -> None:
         direction = _sub(xm, "direction")
         placement = getattr(mark, "placement", None)
         if placement:
@@ -708,17 +714,13 @@ class _Builder:
                 for _ in range(ref.dots):
                     _sub(metro, "beat-unit-dot")
                 _sub(metro, "per-minute", _num(mark.number))
-        if abs(offset) > _EPS:
-            _sub(direction, "offset", _divisions(offset), sound="yes")
-        if staff is not None:
-            _sub(direction, "staff", staff)
+        _place(direction, offset, staff)
         bpm = mark.getQuarterBPM()
         if bpm:
             _sub(direction, "sound", tempo=_num(bpm))
         words = mark.getTextExpression(returnImplicit=False)
         if words is not None:
             self.item(xm, words, offset, staff)
-        return direction
 
     def harmony(self, xm, cs, offset: float, staff) -> None:
         xh = _sub(xm, "harmony")
@@ -737,9 +739,9 @@ class _Builder:
         _sub(xr, "root-step", root.step)
         if root.accidental is not None and root.accidental.alter:
             _sub(xr, "root-alter", _num(root.accidental.alter))
-        kind = cs.chordKind or "none"
-        kind = _KIND_ALIASES.get(kind, kind)
-        xk = _sub(xh, "kind", kind)
+        # music21's kind names; those outside the schema are mapped afterwards, as for
+        # music21's own output (musicxml.KIND_FIXES)
+        xk = _sub(xh, "kind", cs.chordKind or "none")
         if cs.chordKindStr:
             xk.set("text", cs.chordKindStr)
         inversion = cs.inversion()
@@ -756,10 +758,7 @@ class _Builder:
             _sub(xd, "degree-value", mod.degree)
             _sub(xd, "degree-alter", mod.interval.chromatic.directed if mod.interval else 0)
             _sub(xd, "degree-type", mod.modType)
-        if abs(offset) > _EPS:
-            _sub(xh, "offset", _divisions(offset), sound="yes")
-        if staff is not None:
-            _sub(xh, "staff", staff)
+        _place(xh, offset, staff)
 
     # -- a note ------------------------------------------------------------------------
 
@@ -789,7 +788,7 @@ class _Builder:
         chord_colour = _colour(el)
         lyrics = [(ly.number, ly.syllabic, ly.text) for ly in el.lyrics] if e.k == 0 else []
         if e.k == 0:
-            for figure in self.lyrics_for(el):
+            for figure in self.numerals.get(id(el), []):
                 lyrics.append((len(lyrics) + 1, "single", figure))
         for index, member in enumerate(members):
             xn = _sub(xm, "note")
@@ -814,7 +813,7 @@ class _Builder:
             _sub(xn, "type", e.kind)
             for _ in range(e.dots):
                 _sub(xn, "dot")
-            shown = self.shown.get(id(member) * 8 + e.k)
+            shown = self.shown.get((id(member), e.k))
             if shown:
                 _sub(xn, "accidental", shown)
             if colour:
@@ -855,9 +854,6 @@ class _Builder:
             f = next(x for x in el.expressions if isinstance(x, expressions.Fermata))
             _sub(xs, "fermata", type=f.type or "upright")
 
-    def lyrics_for(self, el) -> list[str]:
-        return self.numerals.get(id(el), [])
-
 
 def _articulation_tags() -> dict:
     """music21 articulation classes -> MusicXML element names (music21's own table)."""
@@ -865,6 +861,7 @@ def _articulation_tags() -> dict:
     return ARTICULATION_MARKS_REV
 
 
+@lru_cache(maxsize=1)
 def _technical_tags() -> dict:
     """Bowings and other marks without text (music21's table; fingerings and harmonics,
     which carry more than a sign, are left to music21's exporter)."""
@@ -882,15 +879,15 @@ def _whole_bar_rest(rest, meter) -> bool:
             and meter.barDuration.quarterLength == rest.duration.quarterLength)
 
 
-def _measure_class():
-    from music21 import stream
-    return stream.Measure
-
-
 def _ignorable(el) -> bool:
-    """Objects that carry nothing a reader of the score sees (instruments, layout hints)."""
-    from music21 import instrument, layout, spanner
-    return isinstance(el, (instrument.Instrument, layout.LayoutBase, spanner.Spanner))
+    """Objects that carry nothing a reader of the score sees (instruments, layout hints).
+
+    Staff groups are read from the score (see :func:`_shape`); any other spanner (a slur,
+    a motif's bracket) is drawn, so it is not ignorable: the score goes to music21's
+    exporter.
+    """
+    from music21 import instrument, layout
+    return isinstance(el, (instrument.Instrument, layout.LayoutBase, layout.StaffGroup))
 
 
 def build(score):
@@ -904,10 +901,5 @@ def build(score):
     _header(root, score, units, groups, boxes, scaling)
     builder = _Builder(root)
     for number, unit in enumerate(units, 1):
-        builder.shown = {}
-        builder.numerals = {}
-        for part in unit:
-            builder.numerals.update(
-                _numeral_lyrics(part, list(part.getElementsByClass("Measure"))))
         builder.part(unit, number)
     return root

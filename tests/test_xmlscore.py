@@ -29,6 +29,22 @@ def _both(make, **kwargs):
             musicxml_bytes(make(), writer="music21", **kwargs))
 
 
+def _one_bar(*elements):
+    """A score of one part with one bar holding ``elements`` one after the other."""
+    from music21 import stream
+    m = stream.Measure(number=1)
+    m.append(list(elements))
+    part = stream.Part()
+    part.append(m)
+    return stream.Score([part])
+
+
+def _direct_root(score):
+    """The ``<score-partwise>`` element the direct writer makes of ``score``."""
+    from lxml import etree
+    return etree.fromstring(musicxml_bytes(score, writer="direct").split(b"\n", 2)[2])
+
+
 @pytest.fixture(scope="module")
 def model():
     from qbdi_musicology.checkpoint import load_model
@@ -91,16 +107,10 @@ def test_annotated_file_says_what_the_analysis_says(model, tmp_path):
 
 def test_accidentals_follow_the_key_and_the_bar():
     """In G major an F# shows no sign, an F natural a natural, a second F natural none."""
-    from music21 import key, meter, note, stream
-    part = stream.Part()
-    m = stream.Measure(number=1)
-    m.append([key.Key("G"), meter.TimeSignature("4/4")])
-    for name in ("F#4", "F4", "F4", "F#4"):
-        m.append(note.Note(name, quarterLength=1.0))
-    part.append(m)
-    from lxml import etree
-    root = etree.fromstring(musicxml_bytes(stream.Score([part]), writer="direct")
-                            .split(b"\n", 2)[2])
+    from music21 import key, meter, note
+    root = _direct_root(_one_bar(key.Key("G"), meter.TimeSignature("4/4"),
+                                 *(note.Note(name, quarterLength=1.0)
+                                   for name in ("F#4", "F4", "F4", "F#4"))))
     shown = [(n.findtext("pitch/step") + (n.findtext("pitch/alter") or ""),
               n.findtext("accidental")) for n in root.iter("note")]
     assert shown == [("F1", None), ("F", "natural"), ("F", None), ("F1", "sharp")]
@@ -108,18 +118,12 @@ def test_accidentals_follow_the_key_and_the_bar():
 
 def test_eighths_beamed_by_beat():
     """Four eighths in 4/4 are two beamed pairs; in 6/8 six eighths are two groups of three."""
-    from lxml import etree
-    from music21 import meter, note, stream
+    from music21 import meter, note
 
     def beams(sig, count):
-        part = stream.Part()
-        m = stream.Measure(number=1)
-        m.append(meter.TimeSignature(sig))
-        for _ in range(count):
-            m.append(note.Note("C5", quarterLength=0.5))
-        part.append(m)
-        data = musicxml_bytes(stream.Score([part]), writer="direct")
-        root = etree.fromstring(data.split(b"\n", 2)[2])
+        root = _direct_root(_one_bar(meter.TimeSignature(sig),
+                                     *(note.Note("C5", quarterLength=0.5)
+                                       for _ in range(count))))
         return [n.findtext("beam") for n in root.iter("note")]
 
     assert beams("2/4", 4) == ["begin", "end", "begin", "end"]
@@ -128,16 +132,11 @@ def test_eighths_beamed_by_beat():
 
 def test_what_it_does_not_write_goes_through_music21():
     """A triplet: ``auto`` writes it with music21's exporter; ``direct`` says it cannot."""
-    from music21 import duration, note, stream
-    part = stream.Part()
-    m = stream.Measure(number=1)
-    for name in ("C4", "D4", "E4"):
-        n = note.Note(name)
+    from music21 import duration, note
+    triplet = [note.Note(name) for name in ("C4", "D4", "E4")]
+    for n in triplet:
         n.duration = duration.Duration(1 / 3)
-        m.append(n)
-    m.append(note.Note("F4", quarterLength=3.0))
-    part.append(m)
-    score = stream.Score([part])
+    score = _one_bar(*triplet, note.Note("F4", quarterLength=3.0))
     with pytest.raises(OutputError, match="tuplets"):
         musicxml_bytes(score, writer="direct")
     back = _parsed(musicxml_bytes(score))
@@ -185,32 +184,24 @@ def test_same_music_for_a_humdrum_quartet(model):
 
 def test_elided_lyric_is_written_as_one_valid_syllable(tmp_path, assert_valid_musicxml):
     """music21's 'composite' lyric (two syllables on one note) is not a MusicXML value."""
-    from music21 import note, stream
+    from music21 import note
     from music21.note import Lyric
     n = note.Note("C4", quarterLength=4.0)
     lyric = Lyric()
     lyric.components = [Lyric("la", syllabic="single"), Lyric("a", syllabic="single")]
     n.lyrics.append(lyric)
-    part = stream.Part()
-    m = stream.Measure(number=1)
-    m.append(n)
-    part.append(m)
-    path = write_musicxml(stream.Score([part]), tmp_path / "elided.musicxml", writer="direct")
+    path = write_musicxml(_one_bar(n), tmp_path / "elided.musicxml", writer="direct")
     assert_valid_musicxml(path)
     assert [ly.text for ly in _parsed(path.read_bytes()).recurse().notes[0].lyrics] != []
 
 
 def test_bold_text_is_written_as_a_weight(tmp_path, assert_valid_musicxml):
     """music21's font style 'bold' (ABC collections' titles) is MusicXML's font-weight."""
-    from music21 import expressions, note, stream
+    from music21 import expressions, note
     text = expressions.TextExpression("Reel")
     text.style.fontStyle = "bolditalic"
-    m = stream.Measure(number=1)
-    m.insert(0, text)
-    m.append(note.Note("C4", quarterLength=4.0))
-    part = stream.Part()
-    part.append(m)
-    path = write_musicxml(stream.Score([part]), tmp_path / "bold.musicxml", writer="direct")
+    path = write_musicxml(_one_bar(text, note.Note("C4", quarterLength=4.0)),
+                          tmp_path / "bold.musicxml", writer="direct")
     assert_valid_musicxml(path)
     data = path.read_text()
     assert 'font-weight="bold"' in data and 'font-style="italic"' in data
@@ -218,14 +209,22 @@ def test_bold_text_is_written_as_a_weight(tmp_path, assert_valid_musicxml):
 
 def test_tempo_in_a_beat_no_note_value_shows(tmp_path, assert_valid_musicxml):
     """An ABC tempo 'Q:5/4=50' (a whole tied to a quarter) is written as quarter = 250."""
-    from music21 import duration, note, stream, tempo
+    from music21 import duration, note, tempo
     mark = tempo.MetronomeMark(number=50, referent=duration.Duration(5.0))
-    m = stream.Measure(number=1)
-    m.insert(0, mark)
-    m.append(note.Note("C4", quarterLength=4.0))
-    part = stream.Part()
-    part.append(m)
-    path = write_musicxml(stream.Score([part]), tmp_path / "tempo.musicxml", writer="direct")
+    path = write_musicxml(_one_bar(mark, note.Note("C4", quarterLength=4.0)),
+                          tmp_path / "tempo.musicxml", writer="direct")
     assert_valid_musicxml(path)
     back = _parsed(path.read_bytes()).recurse().getElementsByClass("MetronomeMark").first()
     assert back.getQuarterBPM() == pytest.approx(250)
+
+
+def test_motif_brackets_are_not_dropped():
+    """A motif's bracket (a spanner line over its notes) is drawn: music21 writes it."""
+    from music21 import note, spanner
+    notes = [note.Note(name, quarterLength=1.0) for name in ("C4", "D4", "E4", "F4")]
+    score = _one_bar(*notes)
+    score.parts[0].insert(0, spanner.Line(notes[0], notes[-1], lineType="solid",
+                                          startTick="down", endTick="down"))
+    with pytest.raises(OutputError, match="Line"):
+        musicxml_bytes(score, writer="direct")
+    assert b"<bracket" in musicxml_bytes(score)
