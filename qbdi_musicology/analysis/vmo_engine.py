@@ -565,6 +565,19 @@ _SEEN_ALL = (1 << 15) - 1
 _INT16_STATES = 2 ** 15 - 1
 
 
+@njit(cache=True, inline="always")
+def _insert_nearer(nd, nj, q, d, j):
+    """Put frame ``j`` at distance ``d`` into a row kept in ascending order, at slot ``q``
+    or before it (the entries after its place move one slot on; the last one at ``q`` is
+    dropped). Equal distances keep the earlier frame first."""
+    while q > 0 and nd[q - 1] > d:
+        nd[q] = nd[q - 1]
+        nj[q] = nj[q - 1]
+        q -= 1
+    nd[q] = d
+    nj[q] = j
+
+
 @njit(cache=True)
 def _nearest(dblock, first, k_max):
     """The k_max nearest earlier frames of each new frame, by (distance, frame) ascending.
@@ -585,13 +598,7 @@ def _nearest(dblock, first, k_max):
         while j < a and c < k_max:
             d = row[j]
             if d == d:
-                q = c
-                while q > 0 and nd[r, q - 1] > d:
-                    nd[r, q] = nd[r, q - 1]
-                    nj[r, q] = nj[r, q - 1]
-                    q -= 1
-                nd[r, q] = d
-                nj[r, q] = j
+                _insert_nearer(nd[r], nj[r], c, d, j)
                 c += 1
             j += 1
         count[r] = c
@@ -601,13 +608,7 @@ def _nearest(dblock, first, k_max):
         while j < a:
             d = row[j]
             if d < worst:
-                q = k_max - 1
-                while q > 0 and nd[r, q - 1] > d:
-                    nd[r, q] = nd[r, q - 1]
-                    nj[r, q] = nj[r, q - 1]
-                    q -= 1
-                nd[r, q] = d
-                nj[r, q] = j
+                _insert_nearer(nd[r], nj[r], k_max - 1, d, j)
                 worst = nd[r, k_max - 1]
             j += 1
     return nd, nj, count
