@@ -490,18 +490,6 @@ PRESETS: dict[str, dict] = {
                        "bar's chord through the channel, and fall back to the query's "
                        "tonic chord at low rates",
     },
-    "pop-harmony-robust": {
-        "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
-                   "transpose": "all12", "encoder_chroma": True,
-                   "harmony_swap_weight": 20.0, "channel_mean": "tonic",
-                   "swap_prior_texture": 0.5, "swap_target": "triad"},
-        "steps": 8000, "average_last": 5000, "seed": 1, "corpus": "pop-music-midi",
-        "hold_out": ("Clocks", "Dancing Queen", "Rolling In The Deep", "Viva La Vida",
-                     "Someone Like You"),
-        "description": "as pop-harmony, and the decoder must play the harmony part's triad "
-                       "over any texture code (half of the swapped textures drawn from the "
-                       "prior; the swap target sharpened toward the bar's triad)",
-    },
     "pop-harmony-mix": {
         "config": {"latent": 32, "harmony_dims": 12, "harmony_weight": 20.0,
                    "transpose": "all12", "encoder_chroma": True,
@@ -527,6 +515,12 @@ def _variant(base: str, description: str, **config) -> dict:
     return recipe
 
 
+PRESETS["pop-harmony-robust"] = _variant(
+    "pop-harmony",
+    "as pop-harmony, and the decoder must play the harmony part's triad over any texture "
+    "code (half of the swapped textures drawn from the prior; the swap target sharpened "
+    "toward the bar's triad)",
+    swap_prior_texture=0.5, swap_target="triad")
 PRESETS["pop-harmony-chroma"] = _variant(
     "pop-harmony",
     "as pop-harmony, with the harmony part computed from the bar's chroma alone (same "
