@@ -1,8 +1,12 @@
 """Write MusicXML (and MIDI) that validates and opens cleanly in MuseScore 3.
 
-music21 can write MusicXML by itself, but a few of its habits break the files a theorist
-opens in MuseScore 3.2.3 or make them fail the MusicXML 4.0 schema. :func:`write_musicxml`
-works around each of them, on a copy of the score (the input is never changed):
+The document is built directly from the score by :mod:`qbdi_musicology.xmlscore` (several
+times faster) whenever the score holds only what that builder writes, which is true of the
+package's own scores; anything else is written by music21's exporter. music21 can write
+MusicXML by itself, but a few of its habits break the files a theorist opens in MuseScore
+3.2.3 or make them fail the MusicXML 4.0 schema. :func:`write_musicxml` works around each
+of them, on a copy of the score (the input is never changed); the repairs made on the
+written XML (chord kinds, tempo marks, ids, page size, provenance) apply to both roads:
 
 * **chord kinds**: music21 writes some ``<kind>`` values the schema rejects (e.g.
   ``augmented-major-seventh``, ``diminished-ninth``). They are mapped to the nearest valid
